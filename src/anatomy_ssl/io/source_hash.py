@@ -1,0 +1,26 @@
+"""Content hashes of source files, so cache entries are addressed by what was read, not by path."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+_CHUNK_BYTES = 8 * 1024 * 1024
+
+
+def source_hash(path: str | Path) -> str:
+    """SHA-256 (hex) of a file's bytes, or of every file in a folder (sorted by relative name).
+
+    A folder's hash covers relative names and contents, so renaming or editing any slice of a DICOM
+    series changes it. Streams in 8 MiB chunks: memory stays flat for multi-GB volumes.
+    """
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        with file.open("rb") as handle:
+            while chunk := handle.read(_CHUNK_BYTES):
+                digest.update(chunk)
+    return digest.hexdigest()
