@@ -24,3 +24,19 @@ def source_hash(path: str | Path) -> str:
             while chunk := handle.read(_CHUNK_BYTES):
                 digest.update(chunk)
     return digest.hexdigest()
+
+
+def source_fingerprint(path: str | Path) -> list[int]:
+    """A cheap change detector: `[total bytes, newest mtime in ns, number of files]`.
+
+    Used to skip re-hashing sources whose cache entry already exists; a changed fingerprint
+    forces a full `source_hash`.
+    """
+    path = Path(path)
+    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+    stats = [f.stat() for f in files]
+    return [
+        sum(s.st_size for s in stats),
+        max((s.st_mtime_ns for s in stats), default=0),
+        len(stats),
+    ]

@@ -65,3 +65,9 @@ class Volume:
     def with_array(self, array: np.ndarray, affine: np.ndarray | None = None) -> Volume:
         """A copy with a new array (and optionally a new affine); source and metadata are kept."""
         return replace(self, array=array, affine=self.affine if affine is None else affine)
+
+    def voxel_to_world(self, indices: np.ndarray) -> np.ndarray:
+        """Map `(N, S)` voxel indices (integer or continuous) to `(N, S)` world points (RAS mm)."""
+        points = np.atleast_2d(np.asarray(indices, dtype=float))
+        dims = self.spatial_dims
+        return points @ self.affine[:dims, :dims].T + self.affine[:dims, dims]

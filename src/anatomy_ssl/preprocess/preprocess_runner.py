@@ -1,0 +1,241 @@
+"""Batch preprocessing of a manifest into the cache: parallel, sharded, resumable, never dies on
+one bad volume."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from anatomy_ssl.manifests import Manifest, ManifestRecord
+from anatomy_ssl.preprocess.cache_entry import (
+    read_meta,
+    remove_stale_staging,
+    write_json_atomically,
+)
+from anatomy_ssl.preprocess.preprocess_spec import PreprocessSpec
+from anatomy_ssl.preprocess.record_preprocessor import (
+    RecordOutcome,
+    fingerprints,
+    preprocess_record,
+    refresh_record_fields,
+)
+from anatomy_ssl.preprocess.shard import Shard
+from anatomy_ssl.preprocess.volume_cache import VolumeCache
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PreprocessSummary:
+    """Counts and timings of one run (one shard).
+
+    Attributes:
+        spec_hash: the spec's hash (names the cache folder).
+        spec_folder: `<cache>/<spec_hash>`.
+        shard: "i/N".
+        total: records in this shard.
+        written / skipped / rejected: outcome counts.
+        rejects: (path, reason) of each rejected record.
+        seconds: wall time.
+        source_megabytes: size of the sources processed (written ones).
+    """
+
+    spec_hash: str
+    spec_folder: str
+    shard: str
+    total: int = 0
+    written: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    rejects: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    source_megabytes: float = 0.0
+
+    def add(self, outcome: RecordOutcome) -> None:
+        if outcome.status == "written":
+            self.written += 1
+            self.source_megabytes += outcome.source_bytes / 1e6
+        elif outcome.status == "skipped":
+            self.skipped += 1
+        else:
+            self.rejected += 1
+            self.rejects.append((outcome.image, outcome.reason or "unknown"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        rate = self.written / self.seconds if self.seconds > 0 else 0.0
+        return (
+            f"shard {self.shard}: {self.total} volumes -> {self.written} written, "
+            f"{self.skipped} already cached, {self.rejected} rejected in {self.seconds:.1f} s "
+            f"({rate:.2f} volumes/s, {self.source_megabytes / max(self.seconds, 1e-9):.1f} MB/s)"
+            f"\ncache: {self.spec_folder}"
+        )
+
+
+def _limit_worker_threads(threads: int) -> None:
+    """Worker initializer: share the cores between processes instead of oversubscribing."""
+    import SimpleITK as sitk
+
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+
+
+def _existing_entries(cache: VolumeCache, spec_hash: str) -> dict[tuple[Any, ...], Path]:
+    """Entries of this spec keyed by (image path, label path, fingerprints): skip without hashing."""
+    index: dict[tuple[Any, ...], Path] = {}
+    folder = cache.entries_folder(spec_hash)
+    if not folder.is_dir():
+        return index
+    for entry in folder.iterdir():
+        try:
+            meta = read_meta(entry)
+        except (OSError, ValueError):
+            continue  # not a complete entry
+        prints = meta.get("source_fingerprints", {})
+        index[_lookup_key(meta["source_image"], meta["source_label"], prints)] = entry
+    return index
+
+
+def _lookup_key(image: str, label: str | None, prints: dict[str, Any]) -> tuple[Any, ...]:
+    label_print = prints.get("label")
+    return (
+        image,
+        label,
+        tuple(prints.get("image") or ()),
+        None if label_print is None else tuple(label_print),
+    )
+
+
+def _write_rejects(path: Path, rejects: list[tuple[str, str]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["path", "reason"])
+    writer.writerows(rejects)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(buffer.getvalue())
+    os.replace(temporary, path)
+
+
+def _run_outcomes(
+    records: list[ManifestRecord], spec: PreprocessSpec, cache_root: str, workers: int
+) -> Iterator[RecordOutcome]:
+    """Outcomes in completion order; inline when workers == 1, else a process pool."""
+    if workers <= 1:
+        for record in records:
+            yield preprocess_record(record, spec, cache_root)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_limit_worker_threads,
+        initargs=(threads,),
+    ) as pool:
+        futures: dict[Future[RecordOutcome], ManifestRecord] = {
+            pool.submit(preprocess_record, record, spec, cache_root): record for record in records
+        }
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except BrokenProcessPool:
+                # A worker was killed (e.g. out of memory). Finished entries are safe on disk;
+                # the volumes in flight are reported so a rerun retries exactly those.
+                yield RecordOutcome(
+                    str(futures[future].image),
+                    "rejected",
+                    reason=f"{futures[future].image}: worker process died (killed or out of "
+                    "memory?); rerun to retry, finished volumes are kept",
+                )
+
+
+def preprocess_dataset(
+    manifest: Manifest | Iterable[ManifestRecord],
+    spec: PreprocessSpec,
+    cache_root: str | Path,
+    *,
+    workers: int = 1,
+    shard: Shard | None = None,
+    progress: bool = True,
+) -> PreprocessSummary:
+    """Preprocess every record of this shard into `cache_root`; resumable and idempotent.
+
+    Records whose entry exists (same spec, same source bytes) are skipped; a changed spec writes
+    new entries in its own folder. Bad volumes are rejected (see `rejected.csv`) and the run goes
+    on. Records are ordered by image path before sharding, so every shard sees the same order.
+
+    Args:
+        manifest: the records to preprocess.
+        spec: how to preprocess.
+        cache_root: cache folder (created if missing).
+        workers: parallel processes (1 = in this process).
+        shard: which slice of the records to process (default: all).
+        progress: show a progress bar.
+
+    Returns:
+        The run's summary (also written to `summary{shard suffix}.json`).
+    """
+    started = time.perf_counter()
+    shard = shard or Shard()
+    cache = VolumeCache(cache_root)
+    spec_folder = cache.register_spec(spec)
+    removed = remove_stale_staging(cache.staging_root)
+    if removed:
+        logger.info("removed %d unfinished entries left by an interrupted run", removed)
+    records = shard.select(sorted(manifest, key=lambda r: (str(r.image), str(r.label))))
+    summary = PreprocessSummary(
+        spec.hash, str(spec_folder), f"{shard.index}/{shard.count}", total=len(records)
+    )
+    existing = _existing_entries(cache, spec.hash)
+    todo = []
+    for record in records:
+        found = existing.get(
+            _lookup_key(
+                str(record.image),
+                None if record.label is None else str(record.label),
+                _safe_fingerprints(record),
+            )
+        )
+        if found is not None:
+            refresh_record_fields(found, record)
+            summary.add(RecordOutcome(str(record.image), "skipped", found.name))
+        else:
+            todo.append(record)
+    with tqdm(
+        total=len(records),
+        initial=summary.skipped,
+        desc=f"preprocess {shard.index}/{shard.count}",
+        unit="vol",
+        disable=not progress,
+    ) as bar:
+        for outcome in _run_outcomes(todo, spec, str(cache.root), workers):
+            summary.add(outcome)
+            if outcome.status == "rejected":
+                logger.warning("rejected %s", outcome.reason)
+            bar.update(1)
+            bar.set_postfix(rejected=summary.rejected)
+    summary.seconds = time.perf_counter() - started
+    _write_rejects(spec_folder / f"rejected{shard.suffix}.csv", summary.rejects)
+    write_json_atomically(spec_folder / f"summary{shard.suffix}.json", summary.to_dict())
+    return summary
+
+
+def _safe_fingerprints(record: ManifestRecord) -> dict[str, Any]:
+    """Fingerprints, or an empty dict if a source is missing (the worker then rejects it)."""
+    try:
+        return fingerprints(record)
+    except OSError:
+        return {}
