@@ -32,7 +32,7 @@ def _reference_crop(array, start, size, fill):
     """Crop by padding the whole array first: obviously correct, memory-hungry."""
     pad = 64  # larger than any offset used below
     padded = np.pad(array, [(0, 0)] + [(pad, pad)] * 3, constant_values=fill)
-    sl = tuple(slice(s + pad, s + pad + n) for s, n in zip(start, size))
+    sl = tuple(slice(s + pad, s + pad + n) for s, n in zip(start, size, strict=True))
     return padded[(slice(None), *sl)]
 
 

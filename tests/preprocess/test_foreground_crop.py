@@ -31,5 +31,7 @@ def test_crop_keeps_world_positions():
     box = foreground_box(mask, spacing_mm=volume.spacing_mm, margin_mm=0)
     cropped = box.apply(volume)
     assert cropped.size_vox == (3, 4, 5)
-    assert np.allclose(cropped.voxel_to_world(np.zeros((1, 3))), volume.voxel_to_world(np.array([[2, 3, 4]])))
+    assert np.allclose(
+        cropped.voxel_to_world(np.zeros((1, 3))), volume.voxel_to_world(np.array([[2, 3, 4]]))
+    )
     assert cropped.array[0, 0, 0, 0] == array[0, 2, 3, 4]

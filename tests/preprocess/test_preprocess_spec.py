@@ -28,7 +28,9 @@ def test_from_dict_expands_isotropic_spacing_and_lists():
 
 
 def test_unknown_key_is_an_error_with_suggestion():
-    with pytest.raises(ConfigError, match=r"unknown key\(s\) 'target_spacing'.*did you mean 'target_spacing_mm'"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key\(s\) 'target_spacing'.*did you mean 'target_spacing_mm'"
+    ):
         PreprocessSpec.from_dict({"target_spacing": 1.0})
 
 
@@ -58,5 +60,5 @@ def test_from_yaml_names_the_file(tmp_path):
         PreprocessSpec.from_yaml(bad)
     not_mapping = tmp_path / "list.yaml"
     not_mapping.write_text("- 1\n- 2\n")
-    with pytest.raises(ConfigError, match="list.yaml: a preprocess spec must be a mapping"):
+    with pytest.raises(ConfigError, match=r"list\.yaml: a preprocess spec must be a mapping"):
         PreprocessSpec.from_yaml(not_mapping)

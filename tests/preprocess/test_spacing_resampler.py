@@ -57,4 +57,7 @@ def test_two_dimensional_images_resample(interpolation):
 
 def test_noop_grid_returns_input():
     volume = _ramp_volume()
-    assert resample_to_grid(volume, ResamplingGrid.for_spacing(volume, (1.0, 2.0, 3.0)), "linear") is volume
+    assert (
+        resample_to_grid(volume, ResamplingGrid.for_spacing(volume, (1.0, 2.0, 3.0)), "linear")
+        is volume
+    )

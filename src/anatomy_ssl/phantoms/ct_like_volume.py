@@ -12,7 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Label values of `make_ct_like_volume`.
-CT_LIKE_LABELS = {"background": 0, "body": 1, "left_lung": 2, "right_lung": 3, "heart": 4, "spine": 5}
+CT_LIKE_LABELS = {
+    "background": 0,
+    "body": 1,
+    "left_lung": 2,
+    "right_lung": 3,
+    "heart": 4,
+    "spine": 5,
+}
 
 
 @dataclass(frozen=True)
@@ -31,7 +38,7 @@ class CtLikeVolume:
 
 
 def _ellipsoid(
-    axes: tuple[np.ndarray, np.ndarray, np.ndarray],
+    axes: tuple[np.ndarray, ...],
     center: tuple[float, float, float],
     radii: tuple[float, float, float],
 ) -> np.ndarray:
@@ -65,7 +72,9 @@ def make_ct_like_volume(
     )
     x, y, z = axes
     jitter = 1.0 + 0.1 * rng.uniform(-1, 1, size=8)
-    body = ((x / (0.9 * jitter[0])) ** 2 + (y / (0.7 * jitter[1])) ** 2 <= 1.0) & (np.abs(z) <= 0.95)
+    body = ((x / (0.9 * jitter[0])) ** 2 + (y / (0.7 * jitter[1])) ** 2 <= 1.0) & (
+        np.abs(z) <= 0.95
+    )
     inner = ((x / (0.82 * jitter[0])) ** 2 + (y / (0.62 * jitter[1])) ** 2 <= 1.0) & body
     lung_radii = (0.28 * jitter[2], 0.42 * jitter[3], 0.6 * jitter[4])
     right_lung = _ellipsoid(axes, (0.38, 0.0, 0.25), lung_radii) & inner  # patient right = +x
@@ -85,7 +94,7 @@ def make_ct_like_volume(
     ):
         hu[mask] = value
         label[mask] = CT_LIKE_LABELS[name]
-    hu += rng.normal(0.0, noise_hu, size=hu.shape).astype(np.float32)
+    hu += noise_hu * rng.standard_normal(hu.shape, dtype=np.float32)
     affine = np.diag([*spacing_mm, 1.0])
     affine[:3, 3] = -extent / 2.0
     return CtLikeVolume(hu=np.round(hu).astype(np.int16), label=label, affine=affine)

@@ -41,7 +41,7 @@ def write_json_atomically(path: Path, payload: Any) -> None:
     """Write JSON to `path` through a temporary sibling and `os.replace` (never half-written)."""
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     _write_bytes_durably(temporary, json.dumps(payload, indent=2, sort_keys=True).encode())
-    os.replace(temporary, path)
+    temporary.replace(path)
 
 
 def staging_folder(staging_root: Path) -> Path:

@@ -196,10 +196,12 @@ def _cut(
     for n in range(len(starts)):
         if np.any(high[n] <= low[n]):
             continue  # the crop lies entirely outside the volume: all padding
-        src = tuple(slice(a, b) for a, b in zip(low[n], high[n], strict=True))
-        dst = tuple(
-            slice(a - s, b - s) for a, b, s in zip(low[n], high[n], starts[n], strict=True)
-        )
-        out[(n, slice(None), *dst)] = source[(slice(None), *src)]
+        src = [slice(int(a), int(b)) for a, b in zip(low[n], high[n], strict=True)]
+        dst = [
+            slice(int(a - s), int(b - s))
+            for a, b, s in zip(low[n], high[n], starts[n], strict=True)
+        ]
+        target: tuple[int | slice, ...] = (n, slice(None), *dst)
+        out[target] = source[(slice(None), *src)]
     del source  # unmap now: the resident set must not grow with the cache
     return out

@@ -26,9 +26,9 @@ class CropBox:
         array = np.ascontiguousarray(volume.array[(slice(None), *self.slices)])
         affine = volume.affine.copy()
         dims = volume.spatial_dims
-        affine[:dims, dims] = volume.affine[:dims, :dims] @ np.asarray(self.start) + affine[
-            :dims, dims
-        ]
+        affine[:dims, dims] = (
+            volume.affine[:dims, :dims] @ np.asarray(self.start) + affine[:dims, dims]
+        )
         return volume.with_array(array, affine)
 
 

@@ -94,7 +94,7 @@ def _limit_worker_threads(threads: int) -> None:
 
 
 def _existing_entries(cache: VolumeCache, spec_hash: str) -> dict[tuple[Any, ...], Path]:
-    """Entries of this spec keyed by (image path, label path, fingerprints): skip without hashing."""
+    """Entries of this spec keyed by (image, label, fingerprints), to skip without hashing."""
     index: dict[tuple[Any, ...], Path] = {}
     folder = cache.entries_folder(spec_hash)
     if not folder.is_dir():
@@ -126,7 +126,7 @@ def _write_rejects(path: Path, rejects: list[tuple[str, str]]) -> None:
     writer.writerows(rejects)
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(buffer.getvalue())
-    os.replace(temporary, path)
+    temporary.replace(path)
 
 
 def _run_outcomes(

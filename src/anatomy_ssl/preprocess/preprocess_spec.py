@@ -104,7 +104,9 @@ class PreprocessSpec:
             problems.append(f"ct_window_hu must be (low, high) with low < high, got {low, high}")
         p_low, p_high = self.mri_percentiles
         if not 0 <= p_low < p_high <= 100:
-            problems.append(f"mri_percentiles must satisfy 0 <= low < high <= 100, got {p_low, p_high}")
+            problems.append(
+                f"mri_percentiles must satisfy 0 <= low < high <= 100, got {p_low, p_high}"
+            )
         if self.foreground_margin_mm < 0:
             problems.append("foreground_margin_mm must be >= 0")
         if not 0 <= self.mri_foreground_fraction < 1:
@@ -127,7 +129,9 @@ class PreprocessSpec:
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], *, source: str = "preprocess spec") -> PreprocessSpec:
+    def from_dict(
+        cls, values: dict[str, Any], *, source: str = "preprocess spec"
+    ) -> PreprocessSpec:
         """Build from a plain dict (YAML/JSON/CLI); unknown keys and bad values are ConfigErrors.
 
         A single number for `target_spacing_mm` means isotropic spacing.
@@ -140,7 +144,8 @@ class PreprocessSpec:
                 close = difflib.get_close_matches(key, sorted(known), n=1)
                 hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             raise ConfigError(
-                f"{source}: unknown key(s) {', '.join(hints)}; valid keys: {', '.join(sorted(known))}"
+                f"{source}: unknown key(s) {', '.join(hints)}; "
+                f"valid keys: {', '.join(sorted(known))}"
             )
         values = dict(values)
         dims = int(values.get("spatial_dims", 3))

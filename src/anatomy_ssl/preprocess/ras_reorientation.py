@@ -25,8 +25,13 @@ class AxisReorientation:
     @classmethod
     def to_ras(cls, volume: Volume) -> AxisReorientation:
         """The reorientation that maps `volume`'s voxel axes onto (R, A, S)."""
+        return cls.to_axcodes(volume, ("R", "A", "S"))
+
+    @classmethod
+    def to_axcodes(cls, volume: Volume, axcodes: tuple[str, str, str]) -> AxisReorientation:
+        """The reorientation mapping `volume`'s voxel axes onto `axcodes`, e.g. ("L", "P", "S")."""
         current = orientations.io_orientation(volume.affine)
-        target = orientations.axcodes2ornt(("R", "A", "S"))
+        target = orientations.axcodes2ornt(axcodes)
         return cls(orientations.ornt_transform(current, target), volume.size_vox)
 
     @property

@@ -52,7 +52,7 @@ class RecordOutcome:
 
 
 def record_fields(record: ManifestRecord) -> dict[str, Any]:
-    """The manifest facts stored in an entry's sidecar (they may change without re-preprocessing)."""
+    """Manifest facts kept in an entry's sidecar (they may change without re-preprocessing)."""
     return {
         "subject_id": record.subject_id,
         "split": record.split,
@@ -76,7 +76,9 @@ def refresh_record_fields(entry_folder: Path, record: ManifestRecord) -> None:
         write_json_atomically(entry_folder / META_FILE, {**meta, **fields})
 
 
-def preprocess_record(record: ManifestRecord, spec: PreprocessSpec, cache_root: str) -> RecordOutcome:
+def preprocess_record(
+    record: ManifestRecord, spec: PreprocessSpec, cache_root: str
+) -> RecordOutcome:
     """Read, preprocess and cache one record; never raises for bad input.
 
     Input errors become a "rejected" outcome carrying the message (which names the file).
@@ -100,7 +102,10 @@ def preprocess_record(record: ManifestRecord, spec: PreprocessSpec, cache_root: 
             )
         series_uid = record.metadata.get("series_uid") or None
         image = read_volume(
-            record.image, spatial_dims=spec.spatial_dims, channel=spec.channel, series_uid=series_uid
+            record.image,
+            spatial_dims=spec.spatial_dims,
+            channel=spec.channel,
+            series_uid=series_uid,
         )
         label = None if record.label is None else read_label(record.label, image=image)
         result = preprocess_volume(image, spec, label)
@@ -143,7 +148,8 @@ def preprocess_record(record: ManifestRecord, spec: PreprocessSpec, cache_root: 
         return RecordOutcome(
             image_path,
             "rejected",
-            reason=f"{image_path}: unexpected {type(error).__name__}: {error} ({' | '.join(where)})",
+            reason=f"{image_path}: unexpected {type(error).__name__}: {error} "
+            f"({' | '.join(where)})",
             seconds=time.perf_counter() - started,
         )
 

@@ -70,7 +70,7 @@ class VolumeCache:
         return PreprocessSpec.from_dict(json.loads(path.read_text()), source=str(path))
 
     def resolve_spec_hash(self, spec_hash: str | None = None) -> str:
-        """The given spec hash if present, else the only one in the cache; clear errors otherwise."""
+        """The given spec hash if present, else the cache's only one; clear errors otherwise."""
         available = self.spec_hashes()
         if spec_hash is not None:
             if spec_hash not in available:

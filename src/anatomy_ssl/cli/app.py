@@ -1,0 +1,56 @@
+"""The `anatomy-ssl` command: one Typer app; each verb is a thin layer over the library."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from anatomy_ssl import __version__
+from anatomy_ssl.cli.demo_command import demo
+from anatomy_ssl.cli.inspect_command import inspect
+from anatomy_ssl.cli.manifest_command import manifest
+from anatomy_ssl.cli.preprocess_command import preprocess
+from anatomy_ssl.errors import AnatomySSLError
+
+app = typer.Typer(
+    name="anatomy-ssl",
+    help="Anatomy-aware self-supervised pretraining for CT/MRI volumes and radiographs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(demo)
+app.command()(manifest)
+app.command()(preprocess)
+app.command()(inspect)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"anatomy-ssl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log details (INFO level)."),
+) -> None:
+    """Anatomy-aware self-supervised pretraining for CT/MRI volumes and radiographs."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def main() -> None:
+    """Console entry point: user errors print one clear message (exit 2), not a traceback."""
+    try:
+        app()
+    except AnatomySSLError as error:
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(2)

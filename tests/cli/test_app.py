@@ -1,0 +1,128 @@
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from anatomy_ssl import __version__
+from anatomy_ssl.cli.app import app
+from anatomy_ssl.preprocess import VolumeCache
+
+runner = CliRunner()
+VERBS = ["demo", "manifest", "preprocess", "inspect"]
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"anatomy-ssl {__version__}"
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_every_verb_has_help(verb):
+    result = runner.invoke(app, [verb, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.stdout and verb in result.stdout
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    result = runner.invoke(
+        app, ["demo", "--out", str(tmp_path), "--subjects", "3", "--workers", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "[4/4] sampled" in result.stdout
+    entries = VolumeCache(tmp_path / "cache").entries()
+    assert len(entries) == 3 and all(e.has_label for e in entries)
+    again = runner.invoke(
+        app, ["demo", "--out", str(tmp_path), "--subjects", "3", "--workers", "1"]
+    )
+    assert "0 written, 3 already cached" in again.stdout
+
+
+def test_manifest_preprocess_inspect_on_a_folder(tmp_path):
+    demo = runner.invoke(
+        app, ["demo", "--out", str(tmp_path / "d"), "--subjects", "2", "--workers", "1"]
+    )
+    assert demo.exit_code == 0, demo.output
+    data = tmp_path / "d" / "data"
+    made = runner.invoke(
+        app,
+        ["manifest", str(data), "--out", str(tmp_path / "m.csv"), "--split", "train=0.5,test=0.5"],
+    )
+    assert made.exit_code == 0, made.output
+    assert "2 volumes (2 with labels) of 2 subjects" in made.stdout
+    cache = tmp_path / "cache"
+    done = runner.invoke(
+        app,
+        [
+            "preprocess",
+            str(tmp_path / "m.csv"),
+            "--out",
+            str(cache),
+            "--spacing",
+            "4",
+            "--no-progress",
+            "foreground_crop=true",
+            "ct_window_hu=[-500, 500]",
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    (spec_hash,) = VolumeCache(cache).spec_hashes()
+    spec = VolumeCache(cache).spec(spec_hash)
+    assert spec.target_spacing_mm == (4.0, 4.0, 4.0) and spec.ct_window_hu == (-500.0, 500.0)
+    assert spec.foreground_crop
+    assert sorted(e.split for e in VolumeCache(cache).entries()) == ["test", "train"]
+    shown = runner.invoke(app, ["inspect", str(data / "images" / "demo_001.nii.gz")])
+    assert shown.exit_code == 0 and "orientation: LPS" in shown.stdout
+    summary = runner.invoke(app, ["inspect", str(cache)])
+    assert "2 entries (2 with labels)" in summary.stdout
+
+
+def test_user_errors_exit_2_with_a_message_and_no_traceback(tmp_path):
+    missing = tmp_path / "nowhere.csv"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "anatomy_ssl",
+            "preprocess",
+            str(missing),
+            "--out",
+            str(tmp_path / "c"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert str(missing) in result.stderr and "not found" in result.stderr
+    assert "Traceback" not in result.stderr
+    bad_key = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "anatomy_ssl",
+            "preprocess",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "c"),
+            "spacing=2",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert bad_key.returncode == 2 and "unknown key(s) 'spacing'" in bad_key.stderr
+
+
+def test_strict_turns_rejects_into_a_failure(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "junk.nii.gz").write_bytes(b"not a volume")
+    lenient = runner.invoke(
+        app, ["preprocess", str(tmp_path), "--out", str(tmp_path / "c"), "--no-progress"]
+    )
+    assert lenient.exit_code == 0 and "1 rejected" in lenient.output
+    strict = runner.invoke(
+        app,
+        ["preprocess", str(tmp_path), "--out", str(tmp_path / "c"), "--no-progress", "--strict"],
+    )
+    assert strict.exit_code == 1

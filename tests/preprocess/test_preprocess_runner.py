@@ -1,0 +1,186 @@
+import csv
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from anatomy_ssl.io import Volume, read_volume, write_nifti
+from anatomy_ssl.manifests import Manifest, ManifestRecord
+from anatomy_ssl.phantoms import make_ct_like_volume
+from anatomy_ssl.preprocess import (
+    AxisReorientation,
+    PreprocessSpec,
+    Shard,
+    VolumeCache,
+    preprocess_dataset,
+)
+
+SPEC = PreprocessSpec(target_spacing_mm=(3.0, 3.0, 3.0), foreground_crop=True)
+
+
+def _write_case(folder, index, codes=("R", "A", "S")):
+    generated = make_ct_like_volume((24, 22, 20), (2.0, 2.0, 2.5), seed=index)
+    image = Volume(generated.hu[None], generated.affine)
+    label = Volume(generated.label[None], generated.affine)
+    turn = AxisReorientation.to_axcodes(image, codes)
+    image_path = folder / "images" / f"case_{index}.nii.gz"
+    label_path = folder / "labels" / f"case_{index}.nii.gz"
+    write_nifti(turn.apply(image), image_path)
+    write_nifti(turn.apply(label), label_path)
+    return ManifestRecord(
+        image_path, label_path, f"case_{index}", "train", {"age": str(50 + index)}
+    )
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    records = [
+        _write_case(tmp_path, i, codes)
+        for i, codes in enumerate([("R", "A", "S"), ("L", "P", "S"), ("P", "I", "R")])
+    ]
+    corrupt = tmp_path / "images" / "broken.nii.gz"
+    corrupt.write_bytes(b"\x1f\x8b" + os.urandom(200))
+    nan_path = tmp_path / "images" / "nan.nii.gz"
+    write_nifti(Volume(np.full((1, 8, 8, 8), np.nan, np.float32), np.eye(4)), nan_path)
+    bad = [
+        ManifestRecord(corrupt, None, "broken", "train", {}),
+        ManifestRecord(nan_path, None, "nan", "train", {}),
+    ]
+    return Manifest("test", records + bad), tmp_path / "cache"
+
+
+def _entry_files(cache):
+    return sorted(p.relative_to(cache) for p in cache.rglob("*.npy"))
+
+
+def test_run_writes_entries_and_records_rejects_without_stopping(dataset):
+    manifest, cache = dataset
+    summary = preprocess_dataset(manifest, SPEC, cache, progress=False)
+    assert (summary.written, summary.skipped, summary.rejected) == (3, 0, 2)
+    with (cache / SPEC.hash / "rejected.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert {Path(r["path"]).name for r in rows} == {"broken.nii.gz", "nan.nii.gz"}
+    assert all(Path(r["path"]).name in r["reason"] for r in rows)  # names the file
+    assert any("NaN" in r["reason"] for r in rows)
+    saved = json.loads((cache / SPEC.hash / "summary.json").read_text())
+    assert saved["written"] == 3 and saved["rejected"] == 2
+    entries = VolumeCache(cache).entries()
+    assert [e.subject_id for e in entries] == ["case_0", "case_1", "case_2"]
+    assert all(e.has_label and e.split == "train" for e in entries)
+    assert entries[0].meta["metadata"] == {"age": "50"}
+    assert entries[0].meta["label_values"] == [0, 1, 2, 3, 4, 5]
+
+
+def test_rerun_skips_everything_and_changed_spec_writes_new_entries(dataset):
+    manifest, cache = dataset
+    preprocess_dataset(manifest, SPEC, cache, progress=False)
+    before = {p: p.stat().st_mtime_ns for p in cache.rglob("image.npy")}
+    again = preprocess_dataset(manifest, SPEC, cache, progress=False)
+    assert (again.written, again.skipped) == (0, 3)
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("image.npy")} == before
+    other = PreprocessSpec(target_spacing_mm=(4.0, 4.0, 4.0))
+    changed = preprocess_dataset(manifest, other, cache, progress=False)
+    assert changed.written == 3
+    assert VolumeCache(cache).spec_hashes() == sorted([SPEC.hash, other.hash])
+
+
+def test_changed_split_updates_metadata_without_recomputing(dataset):
+    manifest, cache = dataset
+    preprocess_dataset(manifest, SPEC, cache, progress=False)
+    image_files = {p: p.stat().st_mtime_ns for p in cache.rglob("image.npy")}
+    moved = Manifest(
+        "test",
+        [
+            ManifestRecord(
+                r.image,
+                r.label,
+                r.subject_id,
+                "test" if r.subject_id == "case_1" else r.split,
+                r.metadata,
+            )
+            for r in manifest
+        ],
+    )
+    preprocess_dataset(moved, SPEC, cache, progress=False)
+    assert [e.subject_id for e in VolumeCache(cache).entries(split="test")] == ["case_1"]
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("image.npy")} == image_files
+
+
+def test_shards_union_equals_the_whole(dataset, tmp_path):
+    manifest, cache = dataset
+    whole = preprocess_dataset(manifest, SPEC, tmp_path / "whole", progress=False)
+    for index in range(2):
+        preprocess_dataset(manifest, SPEC, cache, shard=Shard(index, 2), progress=False)
+    assert _entry_files(cache) == _entry_files(tmp_path / "whole")
+    assert (cache / SPEC.hash / "rejected.shard-0-of-2.csv").is_file()
+    assert (cache / SPEC.hash / "rejected.shard-1-of-2.csv").is_file()
+    assert whole.written == 3
+
+
+def test_parallel_workers_give_the_same_entries(dataset, tmp_path):
+    manifest, cache = dataset
+    summary = preprocess_dataset(manifest, SPEC, cache, workers=2, progress=False)
+    assert (summary.written, summary.rejected) == (3, 2)
+    serial = tmp_path / "serial"
+    preprocess_dataset(manifest, SPEC, serial, progress=False)
+    assert _entry_files(cache) == _entry_files(serial)
+
+
+def test_killed_run_leaves_only_complete_entries_and_resumes(dataset, tmp_path):
+    manifest, cache = dataset
+    manifest.to_csv(tmp_path / "manifest.csv")
+    # A child process preprocesses and SIGKILLs itself while writing its second entry.
+    script = textwrap.dedent(f"""
+        import os, signal
+        from anatomy_ssl.manifests import load_manifest
+        from anatomy_ssl.preprocess import PreprocessSpec, preprocess_dataset
+        from anatomy_ssl.preprocess import cache_entry
+        original = cache_entry._write_bytes_durably
+        calls = []
+        def dying_write(path, data):
+            calls.extend([path] if path.name == "meta.json" else [])
+            if len(calls) == 2:  # the second entry's meta.json: its arrays are already staged
+                os.kill(os.getpid(), signal.SIGKILL)
+            original(path, data)
+        cache_entry._write_bytes_durably = dying_write
+        spec = PreprocessSpec.from_dict({SPEC.to_dict()!r})
+        manifest = load_manifest({str(tmp_path / "manifest.csv")!r}, validate=False)
+        preprocess_dataset(manifest, spec, {str(cache)!r}, progress=False)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == -9, result.stderr
+    finished = VolumeCache(cache).entries()
+    assert len(finished) == 1
+    assert len(list((cache / ".staging").iterdir())) == 1  # the interrupted entry, never visible
+    resumed = preprocess_dataset(manifest, SPEC, cache, progress=False)
+    assert (resumed.written, resumed.skipped) == (2, 1)
+    assert list((cache / ".staging").iterdir()) == []
+    reference = tmp_path / "reference"
+    preprocess_dataset(manifest, SPEC, reference, progress=False)
+    for ours, theirs in zip(
+        VolumeCache(cache).entries(), VolumeCache(reference).entries(), strict=True
+    ):
+        assert ours.key == theirs.key
+        assert np.array_equal(ours.load_image(), theirs.load_image())
+        assert np.array_equal(ours.load_label(), theirs.load_label())
+
+
+@pytest.mark.parametrize("codes", [("R", "A", "S"), ("L", "P", "S")])
+def test_round_trip_file_cache_file_keeps_affine_and_values(tmp_path, codes):
+    record = _write_case(tmp_path, 7, codes)
+    original = read_volume(record.image)
+    identity = PreprocessSpec(intensity="none")
+    preprocess_dataset([record], identity, tmp_path / "cache", progress=False)
+    (entry,) = VolumeCache(tmp_path / "cache").entries()
+    cached = Volume(entry.load_image(), entry.affine)
+    back = AxisReorientation.to_axcodes(cached, codes).apply(cached)  # to the on-disk orientation
+    out_path = tmp_path / "back.nii.gz"
+    write_nifti(back, out_path)
+    reread = read_volume(out_path)
+    assert np.allclose(reread.affine, original.affine, atol=1e-6)
+    assert np.array_equal(reread.array.astype(np.float32), original.array.astype(np.float32))
