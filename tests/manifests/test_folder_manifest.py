@@ -162,3 +162,18 @@ def test_bad_arguments(tmp_path: Path, touch: Touch) -> None:
         manifest_from_folder(tmp_path, label_set="level0")
     with pytest.raises(InputError, match="labels folder not found"):
         manifest_from_folder(tmp_path, labels_dir=tmp_path / "missing")
+
+
+def test_files_with_the_same_name_are_reported_as_duplicate_subjects(
+    tmp_path: Path, touch: Touch
+) -> None:
+    root = tmp_path / "data"
+    touch("p1/scan.nii.gz", "p2/scan.nii.gz", "p3/other.nii.gz", root=root)
+    with pytest.raises(ManifestError) as caught:
+        manifest_from_folder(root)
+    (problem,) = caught.value.problems
+    assert "duplicate subject id 'scan'" in problem
+    assert (
+        str(root / "p1" / "scan.nii.gz") in problem and str(root / "p2" / "scan.nii.gz") in problem
+    )
+    assert "subject_id column" in problem

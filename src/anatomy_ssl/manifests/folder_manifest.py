@@ -64,8 +64,8 @@ def manifest_from_folder(
     Raises:
         InputError: `root`, `labels_dir` or the chosen label set is not a folder.
         ConfigError: `spatial_dims` is not 2 or 3, or `label_set` is given with no labels folder.
-        ManifestError: label maps with no image (orphans), or several label maps for one image,
-            all listed with their paths.
+        ManifestError: label maps with no image (orphans), several label maps for one image, or
+            several files with the same name (same subject id), all listed with their paths.
     """
     root = absolute_path(root)
     if not root.is_dir():
@@ -100,9 +100,24 @@ def manifest_from_folder(
     for key, orphans in sorted(labels.items()):
         if key not in matched and not _image_exists(scan_root / key[0], key[1]):
             problems.extend(f"label map without an image: {orphan}" for orphan in orphans)
+    problems.extend(_duplicate_subject_problems(records))
     if problems:
         raise ManifestError(root, problems)
     return Manifest(root, records)
+
+
+def _duplicate_subject_problems(records: list[ManifestRecord]) -> list[str]:
+    """A folder scan names subjects after files, so two files with one name are an ambiguity."""
+    images_of: dict[str, list[Path]] = defaultdict(list)
+    for record in records:
+        images_of[record.subject_id].append(record.image)
+    return [
+        f"duplicate subject id {subject!r} from {len(images)} files "
+        f"({', '.join(str(image) for image in images)}); rename them, or list them in a CSV "
+        "with a subject_id column (several volumes of one subject are allowed there)"
+        for subject, images in sorted(images_of.items())
+        if len(images) > 1
+    ]
 
 
 def _match_key(entry: Path, base: Path) -> _MatchKey:
