@@ -31,6 +31,9 @@ _SUFFIX_FORMATS: dict[str, FileFormat] = {
     ".jpeg": FileFormat.IMAGE_2D,
 }
 
+#: File suffixes the readers accept (a DICOM series is a folder instead).
+SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(_SUFFIX_FORMATS)
+
 #: DICOM Part 10 files carry "DICM" after a 128-byte preamble.
 _DICOM_MAGIC_OFFSET = 128
 _DICOM_MAGIC = b"DICM"

@@ -22,7 +22,7 @@ class Volume:
             +y = Anterior, +z = Superior; DICOM/ITK's LPS is converted on reading).
             For 2D images the world plane is the image plane (x across, y down the image).
         source: path of the file or folder it was read from ("" when made in memory).
-        metadata: reader-specific facts (format, series UID, original dtype, ...), JSON-serialisable.
+        metadata: reader-specific facts (format, series UID, original dtype, ...); JSON-ready.
     """
 
     array: np.ndarray

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from anatomy_ssl.errors import InputError
 from anatomy_ssl.io.dicom_series_reader import read_dicom_series
-from anatomy_ssl.io.file_formats import _SUFFIX_FORMATS, FileFormat, detect_format
+from anatomy_ssl.io.file_formats import SUPPORTED_SUFFIXES, FileFormat, detect_format
 from anatomy_ssl.io.image2d_reader import read_image_2d
 from anatomy_ssl.io.image_plane import squeeze_to_2d
 from anatomy_ssl.io.nifti_reader import Channel, read_nifti
@@ -14,7 +14,7 @@ from anatomy_ssl.io.sitk_reader import read_sitk_image
 from anatomy_ssl.io.volume import Volume
 from anatomy_ssl.io.volume_validation import validate_image, validate_label
 
-_SUPPORTED = ", ".join(_SUFFIX_FORMATS) + " or a folder of DICOM files"
+_SUPPORTED = ", ".join(SUPPORTED_SUFFIXES) + " or a folder of DICOM files"
 
 
 def read_volume(
