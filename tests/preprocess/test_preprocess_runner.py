@@ -184,3 +184,25 @@ def test_round_trip_file_cache_file_keeps_affine_and_values(tmp_path, codes):
     reread = read_volume(out_path)
     assert np.allclose(reread.affine, original.affine, atol=1e-6)
     assert np.array_equal(reread.array.astype(np.float32), original.array.astype(np.float32))
+
+
+def test_two_dimensional_radiographs_are_cached_as_2d(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    records = []
+    for index in range(2):
+        pixels = (rng.random((30, 24)) * 200).astype(np.uint8)
+        pixels[10:20, 8:16] = 255
+        path = tmp_path / f"xr_{index}.png"
+        Image.fromarray(pixels).save(path)
+        records.append(ManifestRecord(path, None, f"xr_{index}", None, {}))
+    spec = PreprocessSpec(spatial_dims=2, intensity="mri", target_spacing_mm=(2.0, 2.0))
+    summary = preprocess_dataset(records, spec, tmp_path / "cache", progress=False)
+    assert summary.written == 2
+    entry = VolumeCache(tmp_path / "cache").entries()[0]
+    assert entry.spatial_dims == 2 and entry.size_vox == (15, 12)
+    assert entry.affine.shape == (3, 3)
+    batch = entry.crops(np.array([[0, 0], [10, 8]]), (8, 8))
+    assert batch.image.shape == (2, 1, 8, 8)
+    assert batch.image.max() <= 1.0 and batch.image[1, 0, 7, 3] == batch.image.min()  # padding
