@@ -21,7 +21,6 @@ import argparse
 import json
 import multiprocessing
 import platform
-import resource
 import shutil
 import tempfile
 import time
@@ -47,7 +46,15 @@ SPEC = PreprocessSpec(target_spacing_mm=(1.5, 1.5, 1.5), intensity="ct", foregro
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    """Peak resident set of this process's address space (Linux VmHWM).
+
+    Not `ru_maxrss`: Linux carries that across fork + exec, so a spawned child would report its
+    parent's peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0  # kB -> MB
+    raise RuntimeError("VmHWM not found in /proc/self/status (Linux only)")
 
 
 def _rss_mb() -> float:
