@@ -53,7 +53,7 @@ def _peak_rss_mb() -> float:
     """
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024.0  # kB -> MB
+            return int(line.split()[1]) * 1024 / 1e6  # KiB -> MB
     raise RuntimeError("VmHWM not found in /proc/self/status (Linux only)")
 
 
