@@ -61,3 +61,24 @@ def test_noop_grid_returns_input():
         resample_to_grid(volume, ResamplingGrid.for_spacing(volume, (1.0, 2.0, 3.0)), "linear")
         is volume
     )
+
+
+@pytest.mark.parametrize("interpolation", ["linear", "nearest"])
+def test_memory_layout_does_not_change_the_result(interpolation):
+    rng = np.random.default_rng(2)
+    values = rng.integers(0, 9, (1, 11, 9, 7)).astype(np.int16)
+    affine = np.diag([0.8, 1.1, 2.0, 1.0])
+    c_order = Volume(values, affine)
+    fortran = Volume(np.asfortranarray(values[0])[None], affine)  # as nibabel returns arrays
+    flipped = Volume(values[:, ::-1, :, ::-1], affine)  # a reorientation view: neither order
+    grid = ResamplingGrid.for_spacing(c_order, (1.0, 0.7, 1.3))
+    reference = resample_to_grid(c_order, grid, interpolation).array
+    assert np.array_equal(resample_to_grid(fortran, grid, interpolation).array, reference)
+    flipped_out = resample_to_grid(flipped, grid, interpolation).array
+    assert flipped_out.shape == reference.shape
+    assert np.array_equal(
+        resample_to_grid(
+            Volume(np.ascontiguousarray(flipped.array), affine), grid, interpolation
+        ).array,
+        flipped_out,
+    )

@@ -22,8 +22,8 @@ class CropBox:
         return tuple(slice(a, b) for a, b in zip(self.start, self.stop, strict=True))
 
     def apply(self, volume: Volume) -> Volume:
-        """Crop an image or label map; the affine origin moves so world positions are kept."""
-        array = np.ascontiguousarray(volume.array[(slice(None), *self.slices)])
+        """Crop an image or label map (a view); the affine origin moves so world positions stay."""
+        array = volume.array[(slice(None), *self.slices)]
         affine = volume.affine.copy()
         dims = volume.spatial_dims
         affine[:dims, dims] = (

@@ -44,6 +44,7 @@ class AxisReorientation:
         """Reorient an image or label map on the same grid as the one this was computed from.
 
         Voxel values are moved, never interpolated; the world position of every voxel is kept.
+        The result is a view (flips and transposes copy nothing); later steps copy once.
         """
         if volume.size_vox != self.input_size_vox:
             raise ValueError(
@@ -53,6 +54,6 @@ class AxisReorientation:
             return volume
         # apply_orientation works on the leading axes, so move channels last and back.
         moved = orientations.apply_orientation(np.moveaxis(volume.array, 0, -1), self.transform)
-        array = np.ascontiguousarray(np.moveaxis(moved, -1, 0))
+        array = np.moveaxis(moved, -1, 0)
         affine = volume.affine @ orientations.inv_ornt_aff(self.transform, self.input_size_vox)
         return volume.with_array(array, affine)

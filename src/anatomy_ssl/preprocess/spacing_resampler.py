@@ -62,20 +62,27 @@ def resample_to_grid(volume: Volume, grid: ResamplingGrid, interpolation: str) -
     """
     if grid.is_noop_for(volume):
         return volume
-    # SimpleITK indexes arrays in reverse axis order, so sizes and spacings are reversed and the
-    # array goes in and comes out in our (i, j, k) order without a transposed copy.
-    resampler = sitk.ResampleImageFilter()
-    resampler.SetInterpolator(_INTERPOLATORS[interpolation])
-    resampler.SetSize([int(s) for s in reversed(grid.size_vox)])
-    resampler.SetOutputSpacing([float(s) for s in reversed(grid.scale)])
-    resampler.SetOutputOrigin([0.0] * volume.spatial_dims)
-    resampler.SetUseNearestNeighborExtrapolator(True)
+    # SimpleITK reads a C-ordered array with its axes reversed. NIfTI arrays arrive Fortran-ordered,
+    # so their transpose is the C-ordered view: passing whichever view is (nearly) contiguous
+    # avoids a cache-hostile transposing copy of the whole volume (2 s of 3 s for 512^2 x 300).
     is_label = interpolation == "nearest"
     channels = []
     for channel in volume.array:  # a handful of channels at most; each call is multi-threaded C++
         data = channel if is_label else channel.astype(np.float32, copy=False)
-        image = sitk.GetImageFromArray(np.ascontiguousarray(data))
-        channels.append(sitk.GetArrayFromImage(resampler.Execute(image)))
+        fortran_like = abs(data.strides[0]) < abs(data.strides[-1])
+        itk_order = data.T if fortran_like else data  # SimpleITK's x axis is the last one here
+        image = sitk.GetImageFromArray(np.ascontiguousarray(itk_order))
+        sizes, scales = grid.size_vox, grid.scale
+        if not fortran_like:
+            sizes, scales = sizes[::-1], scales[::-1]
+        resampler = sitk.ResampleImageFilter()
+        resampler.SetInterpolator(_INTERPOLATORS[interpolation])
+        resampler.SetSize([int(s) for s in sizes])
+        resampler.SetOutputSpacing([float(s) for s in scales])
+        resampler.SetOutputOrigin([0.0] * volume.spatial_dims)
+        resampler.SetUseNearestNeighborExtrapolator(True)
+        resampled = sitk.GetArrayFromImage(resampler.Execute(image))
+        channels.append(resampled.T if fortran_like else resampled)
     array = np.stack(channels)
     if is_label:
         array = array.astype(volume.array.dtype, copy=False)
