@@ -1,0 +1,103 @@
+"""Write generated subjects in the layout every anatomy-ssl verb reads.
+
+Layout::
+
+    out/images/<id>.nii.gz              the image (in the subject's on-disk orientation)
+    out/labels/<set>/<id>.nii.gz        one folder per label set (level0, level1, level2, ...)
+    out/landmarks/<id>.json             {"name": [x, y, z], ...} in RAS mm
+    out/clinical.csv                    subject_id + clinical variables
+    out/hierarchy.json                  label names per set and the part -> organ mapping
+    out/manifest.csv                    image, label (of `manifest_label_set`), subject_id, split
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from anatomy_ssl.io import Volume, write_nifti
+from anatomy_ssl.manifests import Manifest, ManifestRecord, assign_subject_splits
+from anatomy_ssl.phantoms.phantom_subject import PhantomSubject
+from anatomy_ssl.preprocess.ras_reorientation import AxisReorientation
+
+
+def _write_text_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
+
+
+def write_subject(subject: PhantomSubject, out: Path) -> None:
+    """Write one subject's image, label maps and landmarks (each file atomically)."""
+    image = Volume(subject.image[None], subject.affine)
+    turn = AxisReorientation.to_axcodes(image, subject.disk_axcodes)
+    write_nifti(turn.apply(image), out / "images" / f"{subject.subject_id}.nii.gz")
+    for name, label in subject.label_maps.items():
+        label_volume = Volume(label[None], subject.affine)
+        write_nifti(
+            turn.apply(label_volume), out / "labels" / name / f"{subject.subject_id}.nii.gz"
+        )
+    landmarks = {k: [round(float(c), 3) for c in v] for k, v in subject.landmarks_mm.items()}
+    path = out / "landmarks" / f"{subject.subject_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_text_atomically(path, json.dumps(landmarks, indent=2, sort_keys=True))
+
+
+def write_phantom_dataset(
+    subjects: Iterable[PhantomSubject],
+    out: str | Path,
+    *,
+    hierarchy: dict[str, Any],
+    manifest_label_set: str | None,
+    split_seed: int = 0,
+) -> Manifest:
+    """Write every subject plus `clinical.csv`, `hierarchy.json` and `manifest.csv`.
+
+    Args:
+        subjects: generated subjects (consumed one at a time: memory holds one subject).
+        out: output folder.
+        hierarchy: JSON-ready description of the label sets.
+        manifest_label_set: which label set the manifest's `label` column points to.
+        split_seed: seed of the subject-level train/val/test split in the manifest.
+
+    Returns:
+        The manifest that was written.
+    """
+    out = Path(out)
+    records: list[ManifestRecord] = []
+    clinical_rows: list[dict[str, Any]] = []
+    for subject in subjects:
+        write_subject(subject, out)
+        label = None
+        if manifest_label_set is not None:
+            label = out / "labels" / manifest_label_set / f"{subject.subject_id}.nii.gz"
+        records.append(
+            ManifestRecord(
+                (out / "images" / f"{subject.subject_id}.nii.gz").absolute(),
+                None if label is None else label.absolute(),
+                subject.subject_id,
+            )
+        )
+        clinical_rows.append({"subject_id": subject.subject_id, **subject.clinical})
+    _write_text_atomically(out / "hierarchy.json", json.dumps(hierarchy, indent=2))
+    if clinical_rows and len(clinical_rows[0]) > 1:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(clinical_rows[0]))
+        writer.writeheader()
+        writer.writerows(clinical_rows)
+        _write_text_atomically(out / "clinical.csv", buffer.getvalue())
+    manifest = assign_subject_splits(Manifest(out, records), seed=split_seed)
+    manifest.to_csv(out / "manifest.csv")
+    return manifest
+
+
+def read_landmarks(path: str | Path) -> dict[str, np.ndarray]:
+    """Landmarks JSON -> name -> `(3,)` RAS mm."""
+    values = json.loads(Path(path).read_text())
+    return {name: np.asarray(point, dtype=float) for name, point in values.items()}
