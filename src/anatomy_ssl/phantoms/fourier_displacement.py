@@ -1,0 +1,89 @@
+"""Smooth random displacement fields as sums of low-frequency sinusoids: analytic, so they can be
+evaluated exactly at any point (voxel grids and landmarks alike) and inverted at points."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FourierDisplacement:
+    """u(p) = sum_m a_m * sin(k_m . p + phase_m), one sum per component.
+
+    Attributes:
+        amplitudes_mm: `(3, M)` amplitude of each mode per component.
+        wavevectors: `(3, M, 3)` wave vectors in rad/mm.
+        phases: `(3, M)` phases in rad.
+    """
+
+    amplitudes_mm: np.ndarray
+    wavevectors: np.ndarray
+    phases: np.ndarray
+
+    @classmethod
+    def random(
+        cls,
+        rng: np.random.Generator,
+        *,
+        amplitude_mm: float,
+        wavelength_mm: tuple[float, float] = (150.0, 400.0),
+        modes: int = 4,
+    ) -> FourierDisplacement:
+        """Random field with about `amplitude_mm` RMS displacement per component.
+
+        Max |du/dp| <= sum a * |k| stays well below 1 for the defaults, so p -> p + u(p) is a
+        diffeomorphism and its point inverse converges by fixed-point iteration.
+        """
+        wavelengths = rng.uniform(*wavelength_mm, size=(3, modes))
+        directions = rng.normal(size=(3, modes, 3))
+        directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
+        wavevectors = directions * (2 * np.pi / wavelengths)[..., None]
+        amplitudes = rng.normal(size=(3, modes)) * amplitude_mm * np.sqrt(2.0 / modes)
+        return cls(amplitudes, wavevectors, rng.uniform(0, 2 * np.pi, size=(3, modes)))
+
+    def max_gradient(self) -> float:
+        """Upper bound of |du_c / dp| over components (dimensionless)."""
+        return float(
+            np.max(
+                np.sum(
+                    np.abs(self.amplitudes_mm) * np.linalg.norm(self.wavevectors, axis=-1), axis=1
+                )
+            )
+        )
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        """Displacement `(..., 3)` mm at points `(..., 3)` mm."""
+        points = np.asarray(points, dtype=np.float32)
+        out = np.zeros(points.shape, dtype=np.float32)
+        for component in range(3):
+            for mode in range(self.amplitudes_mm.shape[1]):  # a few modes: each a full-array op
+                k = self.wavevectors[component, mode].astype(np.float32)
+                angle = points @ k + np.float32(self.phases[component, mode])
+                out[..., component] += np.float32(self.amplitudes_mm[component, mode]) * np.sin(
+                    angle
+                )
+        return out
+
+    def solve_points(
+        self, targets: np.ndarray, transform_scale: np.ndarray, transform_offset: np.ndarray
+    ) -> np.ndarray:
+        """Points x with `(x - offset) / scale + u(x) = target`, by fixed-point iteration.
+
+        This inverts the subject-to-template map used for rendering, so template landmarks land
+        exactly (to float precision) where the rendered anatomy puts them.
+
+        Args:
+            targets: `(N, 3)` template points in mm.
+            transform_scale: `(3,)` per-axis scale of the subject-to-template map.
+            transform_offset: `(3,)` offset in mm.
+        """
+        targets = np.asarray(targets, dtype=np.float64)
+        x = targets * transform_scale + transform_offset
+        for _ in range(100):
+            updated = (targets - self(x).astype(np.float64)) * transform_scale + transform_offset
+            if np.max(np.abs(updated - x)) < 1e-5:
+                return updated
+            x = updated
+        return x
