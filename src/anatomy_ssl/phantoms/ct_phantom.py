@@ -31,7 +31,9 @@ from anatomy_ssl.phantoms.torso_parameters import (
 )
 
 AIR_HU, FAT_HU, SOFT_TISSUE_HU = -1000.0, -100.0, 45.0
-LUNG_HU, EMPHYSEMA_HU, NODULE_HU = -860.0, -975.0, 40.0
+LUNG_HU, EMPHYSEMA_HU, NODULE_HU = -860.0, -995.0, 40.0
+#: Low-attenuation threshold of the clinical emphysema score (LAA-950, as in clinical CT).
+LAA_THRESHOLD_HU = -950.0
 
 
 def _part_hu_table() -> np.ndarray:
@@ -154,7 +156,7 @@ def make_ct_phantom_subject(
         affine=affine,
         label_maps={"level0": body.astype(np.uint8), "level1": organ_map(parts), "level2": parts},
         landmarks_mm=landmarks,  # type: ignore[arg-type]
-        clinical=_clinical(params, parts, emphysema, nodule, rng),
+        clinical=_clinical(params, parts, image, rng),
         disk_axcodes=params.disk_axcodes,
     )
 
@@ -191,10 +193,11 @@ def _ct_appearance(
 def _clinical(
     params: TorsoParameters,
     parts: np.ndarray,
-    emphysema: np.ndarray,
-    nodule: np.ndarray,
+    image: np.ndarray,
     rng: np.random.Generator,
 ) -> dict[str, float | int | str]:
+    """Disease variables, percent emphysema (LAA-950 on the final image, per lobe and overall),
+    the true risk score and a survival outcome."""
     nodule_count = len(params.nodule_centres_mm)
     risk = true_risk_score(params.severity, params.subtype, nodule_count, params.age)
     time_years, event = draw_survival(risk, params.frailty, rng)
@@ -205,15 +208,14 @@ def _clinical(
         "nodule_count": nodule_count,
         "nodule_max_diameter_mm": round(2 * float(np.max(params.nodule_radii_mm, initial=0)), 1),
     }
-    lung_voxels = 0
+    low_attenuation = image < LAA_THRESHOLD_HU
+    lung_voxels = low_voxels = 0
     for lobe in LOBES:
         in_lobe = parts == PART_ID[lobe]
-        voxels = int(in_lobe.sum())
-        lung_voxels += voxels
-        clinical[f"percent_emphysema_{lobe}"] = round(
-            100.0 * int((emphysema & in_lobe).sum()) / max(voxels, 1), 3
-        )
-    clinical["percent_emphysema"] = round(100.0 * int(emphysema.sum()) / max(lung_voxels, 1), 3)
+        voxels, low = int(in_lobe.sum()), int((low_attenuation & in_lobe).sum())
+        lung_voxels, low_voxels = lung_voxels + voxels, low_voxels + low
+        clinical[f"percent_emphysema_{lobe}"] = round(100.0 * low / max(voxels, 1), 3)
+    clinical["percent_emphysema"] = round(100.0 * low_voxels / max(lung_voxels, 1), 3)
     clinical["risk_score"] = round(risk, 4)
     clinical["survival_years"] = round(time_years, 3)
     clinical["event"] = event

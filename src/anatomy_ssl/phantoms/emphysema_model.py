@@ -20,7 +20,7 @@ def emphysema_mask(
 
     The affected fraction of the lung is `0.35 * severity`; where it falls depends on the subtype:
     centrilobular: small clusters, upper lobes; panlobular: diffuse, lower lobes;
-    paraseptal: subpleural (within ~10 mm of the lung surface).
+    paraseptal: subpleural (a band around 10 mm under the lung surface).
 
     Args:
         lung: `(X, Y, Z)` bool parenchyma (lobes, no vessels or airways).
@@ -37,11 +37,12 @@ def emphysema_mask(
     if subtype == "centrilobular":
         score = ndimage.gaussian_filter(white, 1.2) * 4.0 + np.clip(height, -100, 200) / 40.0
         score -= 2.0 * lower_lobes
-    elif subtype == "panlobular":
-        score = ndimage.gaussian_filter(white, 0.5) + 2.5 * lower_lobes
-    else:
+    elif subtype == "panlobular":  # confluent patches, large enough to survive scanner blur
+        score = ndimage.gaussian_filter(white, 2.0) * 6.0 + 2.5 * lower_lobes
+    else:  # paraseptal: a patchy subpleural band, centred ~10 mm under the pleura so the
+        # partial-volume layer at the lung surface does not hide it
         depth_mm = ndimage.distance_transform_edt(lung, sampling=spacing_mm)
-        score = ndimage.gaussian_filter(white, 0.7) * 1.5 - depth_mm / 4.0
+        score = ndimage.gaussian_filter(white, 1.5) * 3.0 - np.abs(depth_mm - 10.0) / 6.0
     values = score[lung]
     threshold = np.partition(values, len(values) - count)[len(values) - count]
     mask = np.zeros(lung.shape, dtype=bool)

@@ -8,6 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 
+#: Cap of the displacement's gradient bound (dimensionless).
+MAX_GRADIENT = 0.4
+
+
 @dataclass(frozen=True)
 class FourierDisplacement:
     """u(p) = sum_m a_m * sin(k_m . p + phase_m), one sum per component.
@@ -33,15 +37,20 @@ class FourierDisplacement:
     ) -> FourierDisplacement:
         """Random field with about `amplitude_mm` RMS displacement per component.
 
-        Max |du/dp| <= sum a * |k| stays well below 1 for the defaults, so p -> p + u(p) is a
-        diffeomorphism and its point inverse converges by fixed-point iteration.
+        Amplitudes are capped so that the gradient bound `max_gradient()` is at most
+        `MAX_GRADIENT`: the Jacobian of x / scale + u(x) then stays invertible for habitus scales
+        up to 1.2, and its point inverse converges by fixed-point iteration.
         """
         wavelengths = rng.uniform(*wavelength_mm, size=(3, modes))
         directions = rng.normal(size=(3, modes, 3))
         directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
         wavevectors = directions * (2 * np.pi / wavelengths)[..., None]
         amplitudes = rng.normal(size=(3, modes)) * amplitude_mm * np.sqrt(2.0 / modes)
-        return cls(amplitudes, wavevectors, rng.uniform(0, 2 * np.pi, size=(3, modes)))
+        field = cls(amplitudes, wavevectors, rng.uniform(0, 2 * np.pi, size=(3, modes)))
+        bound = field.max_gradient()
+        if bound > MAX_GRADIENT:
+            field = cls(amplitudes * (MAX_GRADIENT / bound), wavevectors, field.phases)
+        return field
 
     def max_gradient(self) -> float:
         """Upper bound of |du_c / dp| over components (dimensionless)."""

@@ -20,7 +20,7 @@ from anatomy_ssl.phantoms.torso_parameters import TorsoParameters
 SPINE_AXIS = (0.0, -70.0)
 SPINE_TOP, SPINE_BOTTOM = 183.0, -292.0
 SPINE_PITCH = (SPINE_TOP - SPINE_BOTTOM) / len(VERTEBRAE)
-VERTEBRA_FRACTION = 0.8  # of each level; the rest is the disc below
+VERTEBRA_FRACTION = 0.72  # of each level; the rest is the disc below
 TRACHEA_AXIS = (3.0, -22.0)
 CARINA_Z = 75.0
 

@@ -15,7 +15,7 @@ SUBTYPES = ("centrilobular", "panlobular", "paraseptal")
 
 #: Nominal image size per preset (voxels, RAS order).
 PRESET_SIZES: dict[str, tuple[int, int, int]] = {
-    "small": (48, 48, 64),
+    "small": (48, 48, 80),
     "default": (96, 96, 128),
     "hard": (96, 96, 128),
 }
