@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 #: Cap of the displacement's gradient bound (dimensionless).
 MAX_GRADIENT = 0.4
 
