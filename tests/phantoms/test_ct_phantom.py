@@ -1,3 +1,4 @@
+import functools
 import itertools
 
 import numpy as np
@@ -5,10 +6,10 @@ import pytest
 
 from anatomy_ssl.phantoms.ct_phantom import (
     LAA_THRESHOLD_HU,
-    iter_ct_phantom,
     make_ct_phantom_subject,
     subject_grid,
 )
+from anatomy_ssl.phantoms.phantom_dataset_writer import generate_subjects
 from anatomy_ssl.phantoms.torso_geometry import TemplateWindow, TorsoShapes, paint_parts
 from anatomy_ssl.phantoms.torso_hierarchy import (
     DISCS,
@@ -34,7 +35,8 @@ def test_deterministic_and_independent_of_n(subjects):
     assert np.array_equal(again.label_maps["level2"], subjects[2].label_maps["level2"])
     assert again.landmarks_mm == subjects[2].landmarks_mm
     assert again.clinical == subjects[2].clinical
-    from_batch = list(iter_ct_phantom(3, seed=5, preset="small", progress=False))[2]
+    factory = functools.partial(make_ct_phantom_subject, seed=5, preset="small")
+    from_batch = list(generate_subjects(factory, 3, workers=2, progress=False))[2]
     assert np.array_equal(from_batch.image, subjects[2].image)
     other_seed = make_ct_phantom_subject(2, seed=6, preset="small")
     assert not np.array_equal(other_seed.image, subjects[2].image)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
-from tqdm import tqdm
 
 from anatomy_ssl.manifests import Manifest
 from anatomy_ssl.phantoms.emphysema_model import emphysema_mask
-from anatomy_ssl.phantoms.phantom_dataset_writer import write_phantom_dataset
+from anatomy_ssl.phantoms.phantom_dataset_writer import generate_subjects, write_phantom_dataset
 from anatomy_ssl.phantoms.phantom_subject import PhantomSubject
 from anatomy_ssl.phantoms.survival_model import draw_survival, true_risk_score
 from anatomy_ssl.phantoms.torso_geometry import TemplateWindow, TorsoShapes, paint_parts
@@ -227,19 +226,6 @@ def ct_phantom_hierarchy() -> dict[str, object]:
     return hierarchy_description(LANDMARK_STRUCTURES)
 
 
-def iter_ct_phantom(
-    n: int,
-    *,
-    seed: int = 0,
-    preset: Preset = "default",
-    size: tuple[int, int, int] | None = None,
-    progress: bool = True,
-) -> Iterator[PhantomSubject]:
-    """Subjects 0..n-1, generated one at a time (memory holds one subject)."""
-    for index in tqdm(range(n), desc="phantom", unit="subject", disable=not progress):
-        yield make_ct_phantom_subject(index, seed=seed, preset=preset, size=size)
-
-
 def make_ct_phantom_dataset(
     out: str | Path,
     n: int,
@@ -247,14 +233,20 @@ def make_ct_phantom_dataset(
     seed: int = 0,
     preset: Preset = "default",
     size: tuple[int, int, int] | None = None,
+    workers: int = 1,
     progress: bool = True,
 ) -> Manifest:
-    """Write n subjects (images, labels/level0..2, landmarks, clinical.csv, hierarchy.json,
-    manifest.csv with level-1 labels and subject-level splits)."""
+    """Write n subjects (images in int16 HU, labels/level0..2, landmarks, clinical.csv,
+    hierarchy.json, manifest.csv with level-1 labels and subject-level splits).
+
+    Generation runs in `workers` processes; subject k is the same whatever n and workers are.
+    """
+    factory = functools.partial(make_ct_phantom_subject, seed=seed, preset=preset, size=size)
     return write_phantom_dataset(
-        iter_ct_phantom(n, seed=seed, preset=preset, size=size, progress=progress),
+        generate_subjects(factory, n, workers=workers, progress=progress, desc="CT phantom"),
         out,
         hierarchy=ct_phantom_hierarchy(),
         manifest_label_set="level1",
         split_seed=seed,
+        image_dtype="int16",
     )

@@ -15,11 +15,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from anatomy_ssl.io import Volume, write_nifti
 from anatomy_ssl.manifests import Manifest, ManifestRecord, assign_subject_splits
@@ -33,9 +35,13 @@ def _write_text_atomically(path: Path, text: str) -> None:
     temporary.replace(path)
 
 
-def write_subject(subject: PhantomSubject, out: Path) -> None:
-    """Write one subject's image, label maps and landmarks (each file atomically)."""
-    image = Volume(subject.image[None], subject.affine)
+def write_subject(subject: PhantomSubject, out: Path, image_dtype: str = "float32") -> None:
+    """Write one subject's image, label maps and landmarks (each file atomically).
+
+    `image_dtype="int16"` rounds the image first (CT in Hounsfield units is stored so).
+    """
+    array = subject.image if image_dtype == "float32" else np.rint(subject.image)
+    image = Volume(array.astype(image_dtype)[None], subject.affine)
     turn = AxisReorientation.to_axcodes(image, subject.disk_axcodes)
     write_nifti(turn.apply(image), out / "images" / f"{subject.subject_id}.nii.gz")
     for name, label in subject.label_maps.items():
@@ -56,6 +62,7 @@ def write_phantom_dataset(
     hierarchy: dict[str, Any],
     manifest_label_set: str | None,
     split_seed: int = 0,
+    image_dtype: str = "float32",
 ) -> Manifest:
     """Write every subject plus `clinical.csv`, `hierarchy.json` and `manifest.csv`.
 
@@ -65,6 +72,7 @@ def write_phantom_dataset(
         hierarchy: JSON-ready description of the label sets.
         manifest_label_set: which label set the manifest's `label` column points to.
         split_seed: seed of the subject-level train/val/test split in the manifest.
+        image_dtype: "float32", or "int16" for CT in HU (rounded; smaller, faster files).
 
     Returns:
         The manifest that was written.
@@ -73,7 +81,7 @@ def write_phantom_dataset(
     records: list[ManifestRecord] = []
     clinical_rows: list[dict[str, Any]] = []
     for subject in subjects:
-        write_subject(subject, out)
+        write_subject(subject, out, image_dtype)
         label = None
         if manifest_label_set is not None:
             label = out / "labels" / manifest_label_set / f"{subject.subject_id}.nii.gz"
@@ -95,6 +103,33 @@ def write_phantom_dataset(
     manifest = assign_subject_splits(Manifest(out, records), seed=split_seed)
     manifest.to_csv(out / "manifest.csv")
     return manifest
+
+
+def generate_subjects(
+    make_subject: Callable[[int], PhantomSubject],
+    n: int,
+    *,
+    workers: int = 1,
+    progress: bool = True,
+    desc: str = "subjects",
+) -> Iterator[PhantomSubject]:
+    """Subjects 0..n-1 in order, generated in `workers` processes (1 = in this process).
+
+    `make_subject` must be picklable (a module-level function or a functools.partial of one).
+    At most about 2 * workers subjects are in memory at once.
+    """
+    bar = tqdm(total=n, desc=desc, unit="subject", disable=not progress)
+    with bar:
+        if workers <= 1:
+            for index in range(n):
+                yield make_subject(index)
+                bar.update(1)
+            return
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(workers) as pool:
+            for subject in pool.imap(make_subject, range(n)):
+                yield subject
+                bar.update(1)
 
 
 def read_landmarks(path: str | Path) -> dict[str, np.ndarray]:
