@@ -6,10 +6,11 @@ from typer.testing import CliRunner
 
 from anatomy_ssl import __version__
 from anatomy_ssl.cli.app import app
+from anatomy_ssl.phantoms.torso_parameters import sample_torso_parameters
 from anatomy_ssl.preprocess import VolumeCache
 
 runner = CliRunner()
-VERBS = ["demo", "manifest", "preprocess", "inspect"]
+VERBS = ["demo", "phantom", "manifest", "preprocess", "inspect"]
 
 
 def test_version():
@@ -37,6 +38,7 @@ def test_demo_runs_end_to_end(tmp_path):
         app, ["demo", "--out", str(tmp_path), "--subjects", "3", "--workers", "1"]
     )
     assert "0 written, 3 already cached" in again.stdout
+    assert (tmp_path / "phantom_montage.png").stat().st_size > 10_000
 
 
 def test_manifest_preprocess_inspect_on_a_folder(tmp_path):
@@ -44,10 +46,19 @@ def test_manifest_preprocess_inspect_on_a_folder(tmp_path):
         app, ["demo", "--out", str(tmp_path / "d"), "--subjects", "2", "--workers", "1"]
     )
     assert demo.exit_code == 0, demo.output
-    data = tmp_path / "d" / "data"
+    data = tmp_path / "d" / "phantom"
     made = runner.invoke(
         app,
-        ["manifest", str(data), "--out", str(tmp_path / "m.csv"), "--split", "train=0.5,test=0.5"],
+        [
+            "manifest",
+            str(data),
+            "--out",
+            str(tmp_path / "m.csv"),
+            "--label-set",
+            "level1",
+            "--split",
+            "train=0.5,test=0.5",
+        ],
     )
     assert made.exit_code == 0, made.output
     assert "2 volumes (2 with labels) of 2 subjects" in made.stdout
@@ -72,8 +83,9 @@ def test_manifest_preprocess_inspect_on_a_folder(tmp_path):
     assert spec.target_spacing_mm == (4.0, 4.0, 4.0) and spec.ct_window_hu == (-500.0, 500.0)
     assert spec.foreground_crop
     assert sorted(e.split for e in VolumeCache(cache).entries()) == ["test", "train"]
-    shown = runner.invoke(app, ["inspect", str(data / "images" / "demo_001.nii.gz")])
-    assert shown.exit_code == 0 and "orientation: LPS" in shown.stdout
+    shown = runner.invoke(app, ["inspect", str(data / "images" / "phantom_0001.nii.gz")])
+    codes = "".join(sample_torso_parameters(0, 1).disk_axcodes)
+    assert shown.exit_code == 0 and f"orientation: {codes}" in shown.stdout
     summary = runner.invoke(app, ["inspect", str(cache)])
     assert "2 entries (2 with labels)" in summary.stdout
 
@@ -126,3 +138,67 @@ def test_strict_turns_rejects_into_a_failure(tmp_path):
         ["preprocess", str(tmp_path), "--out", str(tmp_path / "c"), "--no-progress", "--strict"],
     )
     assert strict.exit_code == 1
+
+
+def test_phantom_writes_the_layout_and_a_montage(tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "phantom",
+            "--out",
+            str(tmp_path),
+            "--n",
+            "2",
+            "--preset",
+            "small",
+            "--size",
+            "32x32x48",
+            "--workers",
+            "1",
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == [
+        "phantom_0000.nii.gz",
+        "phantom_0001.nii.gz",
+    ]
+    for name in ("labels/level0", "labels/level1", "labels/level2", "landmarks"):
+        assert len(list((tmp_path / name).iterdir())) == 2
+    for name in ("clinical.csv", "hierarchy.json", "manifest.csv", "montage.png"):
+        assert (tmp_path / name).is_file()
+
+
+@pytest.mark.parametrize(
+    "args, phrase",
+    [(["--size", "32x32"], "--size must look like"), (["--preset", "huge"], "--preset must be")],
+)
+def test_phantom_rejects_bad_options(tmp_path, args, phrase):
+    result = runner.invoke(app, ["phantom", "--out", str(tmp_path), *args])
+    assert result.exit_code != 0 and phrase in str(result.exception)
+
+
+def test_phantom_xray_writes_2d_radiographs(tmp_path):
+    from anatomy_ssl.io import read_volume
+
+    result = runner.invoke(
+        app,
+        [
+            "phantom",
+            "--out",
+            str(tmp_path),
+            "--n",
+            "2",
+            "--preset",
+            "small",
+            "--modality",
+            "xray",
+            "--workers",
+            "1",
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    image = read_volume(tmp_path / "images" / "phantom_0001.nii.gz", spatial_dims=2)
+    assert image.spatial_dims == 2 and image.spacing_mm == (3.0, 3.0)
+    assert len(list((tmp_path / "labels" / "level1").iterdir())) == 2

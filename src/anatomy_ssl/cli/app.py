@@ -11,6 +11,7 @@ from anatomy_ssl import __version__
 from anatomy_ssl.cli.demo_command import demo
 from anatomy_ssl.cli.inspect_command import inspect
 from anatomy_ssl.cli.manifest_command import manifest
+from anatomy_ssl.cli.phantom_command import phantom
 from anatomy_ssl.cli.preprocess_command import preprocess
 from anatomy_ssl.errors import AnatomySSLError
 
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(demo)
+app.command()(phantom)
 app.command()(manifest)
 app.command()(preprocess)
 app.command()(inspect)
