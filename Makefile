@@ -20,3 +20,4 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/data_pipeline_benchmark.py
+	$(BIN)/python benchmarks/phantom_benchmark.py

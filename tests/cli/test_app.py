@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -10,7 +11,7 @@ from anatomy_ssl.phantoms.torso_parameters import sample_torso_parameters
 from anatomy_ssl.preprocess import VolumeCache
 
 runner = CliRunner()
-VERBS = ["demo", "phantom", "manifest", "preprocess", "inspect"]
+VERBS = ["demo", "phantom", "atlas-dataset", "manifest", "preprocess", "inspect"]
 
 
 def test_version():
@@ -202,3 +203,40 @@ def test_phantom_xray_writes_2d_radiographs(tmp_path):
     image = read_volume(tmp_path / "images" / "phantom_0001.nii.gz", spatial_dims=2)
     assert image.spatial_dims == 2 and image.spacing_mm == (3.0, 3.0)
     assert len(list((tmp_path / "labels" / "level1").iterdir())) == 2
+
+
+def test_atlas_dataset_writes_tissue_labels_and_a_manifest(tmp_path):
+    from anatomy_ssl.io import read_volume
+    from anatomy_ssl.manifests import load_manifest
+    from anatomy_ssl.phantoms import TISSUE_LABELS
+
+    result = runner.invoke(
+        app,
+        [
+            "atlas-dataset",
+            "--out",
+            str(tmp_path),
+            "--n",
+            "2",
+            "--preset",
+            "small",
+            "--resolution",
+            "6",
+            "--workers",
+            "1",
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "montage.png").stat().st_size > 0
+    manifest = load_manifest(tmp_path / "manifest.csv")
+    assert [record.subject_id for record in manifest.records] == ["atlas_0000", "atlas_0001"]
+    label = read_volume(tmp_path / "labels" / "tissue" / "atlas_0001.nii.gz")
+    assert label.spacing_mm == pytest.approx((6.0, 6.0, 6.0))
+    assert set(np.unique(label.array).tolist()) <= set(TISSUE_LABELS.values())
+
+
+def test_atlas_dataset_rejects_a_bad_preset(tmp_path):
+    result = runner.invoke(app, ["atlas-dataset", "--out", str(tmp_path), "--preset", "huge"])
+    assert result.exit_code != 0 and "preset" in str(result.exception)
+    assert not (tmp_path / "manifest.csv").exists()

@@ -8,6 +8,7 @@ import sys
 import typer
 
 from anatomy_ssl import __version__
+from anatomy_ssl.cli.atlas_dataset_command import atlas_dataset
 from anatomy_ssl.cli.demo_command import demo
 from anatomy_ssl.cli.inspect_command import inspect
 from anatomy_ssl.cli.manifest_command import manifest
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 app.command()(demo)
 app.command()(phantom)
+app.command("atlas-dataset")(atlas_dataset)
 app.command()(manifest)
 app.command()(preprocess)
 app.command()(inspect)

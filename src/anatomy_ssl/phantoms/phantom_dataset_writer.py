@@ -12,8 +12,6 @@ Layout::
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
@@ -24,15 +22,10 @@ import numpy as np
 from tqdm import tqdm
 
 from anatomy_ssl.io import Volume, write_nifti
-from anatomy_ssl.manifests import Manifest, ManifestRecord, assign_subject_splits
+from anatomy_ssl.manifests import Manifest, ManifestRecord
+from anatomy_ssl.phantoms.dataset_tables import write_dataset_tables, write_text_atomically
 from anatomy_ssl.phantoms.phantom_subject import PhantomSubject
 from anatomy_ssl.preprocess.ras_reorientation import AxisReorientation
-
-
-def _write_text_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
 
 
 def write_subject(subject: PhantomSubject, out: Path, image_dtype: str = "float32") -> None:
@@ -52,7 +45,7 @@ def write_subject(subject: PhantomSubject, out: Path, image_dtype: str = "float3
     landmarks = {k: [round(float(c), 3) for c in v] for k, v in subject.landmarks_mm.items()}
     path = out / "landmarks" / f"{subject.subject_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_text_atomically(path, json.dumps(landmarks, indent=2, sort_keys=True))
+    write_text_atomically(path, json.dumps(landmarks, indent=2, sort_keys=True))
 
 
 def write_phantom_dataset(
@@ -93,16 +86,7 @@ def write_phantom_dataset(
             )
         )
         clinical_rows.append({"subject_id": subject.subject_id, **subject.clinical})
-    _write_text_atomically(out / "hierarchy.json", json.dumps(hierarchy, indent=2))
-    if clinical_rows and len(clinical_rows[0]) > 1:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(clinical_rows[0]))
-        writer.writeheader()
-        writer.writerows(clinical_rows)
-        _write_text_atomically(out / "clinical.csv", buffer.getvalue())
-    manifest = assign_subject_splits(Manifest(out, records), seed=split_seed)
-    manifest.to_csv(out / "manifest.csv")
-    return manifest
+    return write_dataset_tables(out, records, clinical_rows, hierarchy, split_seed)
 
 
 def generate_subjects(

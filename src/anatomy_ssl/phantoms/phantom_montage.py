@@ -30,16 +30,23 @@ def save_montage(
     *,
     label_set: str = "level1",
     window: tuple[float, float] = (-1000.0, 600.0),
+    centre_fraction: tuple[float, float, float] = (0.5, 0.45, 0.62),
 ) -> Path:
-    """One row per subject: axial / coronal / sagittal through the volume centre, with labels.
+    """One row per subject: axial / coronal / sagittal slices with a label overlay.
 
-    Slices are shown at their physical aspect ratio (anisotropic voxels are not distorted).
+    The slices cross at `centre_fraction` of each axis (the default passes through the heart and
+    lungs of the CT phantom). Slices are shown at their physical aspect ratio (anisotropic voxels
+    are not distorted).
     """
     path = Path(path)
     figure, axes = plt.subplots(len(subjects), 3, figsize=(10, 3.4 * len(subjects)), squeeze=False)
     for row, subject in zip(axes, subjects, strict=True):
         size = subject.image.shape
-        centre = (size[0] // 2, int(size[1] * 0.45), int(size[2] * 0.62))
+        centre = (
+            int(size[0] * centre_fraction[0]),
+            int(size[1] * centre_fraction[1]),
+            int(size[2] * centre_fraction[2]),
+        )
         spacing = subject.spacing_mm
         aspects = [spacing[1] / spacing[0], spacing[2] / spacing[0], spacing[2] / spacing[1]]
         labels = subject.label_maps.get(label_set)

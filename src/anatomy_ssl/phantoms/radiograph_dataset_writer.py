@@ -17,8 +17,6 @@ Images read back with `anatomy_ssl.io.read_volume(path, spatial_dims=2)` with th
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -27,8 +25,8 @@ from typing import Any, Literal
 import numpy as np
 
 from anatomy_ssl.io import write_nifti
-from anatomy_ssl.manifests import Manifest, ManifestRecord, assign_subject_splits
-from anatomy_ssl.phantoms.phantom_dataset_writer import _write_text_atomically
+from anatomy_ssl.manifests import Manifest, ManifestRecord
+from anatomy_ssl.phantoms.dataset_tables import write_dataset_tables, write_text_atomically
 from anatomy_ssl.phantoms.phantom_subject import PhantomSubject
 from anatomy_ssl.phantoms.radiograph import Radiograph
 from anatomy_ssl.phantoms.radiograph_projection import project_radiograph
@@ -66,7 +64,7 @@ def write_radiograph(
         landmarks[name] = entry
     path = out / "landmarks" / f"{subject_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_text_atomically(path, json.dumps(landmarks, indent=2, sort_keys=True))
+    write_text_atomically(path, json.dumps(landmarks, indent=2, sort_keys=True))
 
 
 def write_radiograph_dataset(
@@ -135,17 +133,8 @@ def write_radiograph_dataset(
         },
         "white_level": white_levels,
     }
-    _write_text_atomically(out / "radiograph.json", json.dumps(settings, indent=2))
-    _write_text_atomically(out / "hierarchy.json", json.dumps(hierarchy, indent=2))
-    if clinical_rows and len(clinical_rows[0]) > 1:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(clinical_rows[0]))
-        writer.writeheader()
-        writer.writerows(clinical_rows)
-        _write_text_atomically(out / "clinical.csv", buffer.getvalue())
-    manifest = assign_subject_splits(Manifest(out, records), seed=split_seed)
-    manifest.to_csv(out / "manifest.csv")
-    return manifest
+    write_text_atomically(out / "radiograph.json", json.dumps(settings, indent=2))
+    return write_dataset_tables(out, records, clinical_rows, hierarchy, split_seed)
 
 
 def read_radiograph_landmarks(
