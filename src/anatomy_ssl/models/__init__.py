@@ -1,0 +1,35 @@
+"""Encoders (one contract, 2D or 3D: ResNet, residual U-Net, Swin, ViT, built from MONAI), the
+`create_encoder` registry with tiny `test_*` variants, projection / DINO heads, a U-Net decoder,
+a segmentation network, and strict weight loading (also into MONAI's SwinUNETR)."""
+
+from __future__ import annotations
+
+from anatomy_ssl.models.dino_head import DINOHead
+from anatomy_ssl.models.encoder import Encoder
+from anatomy_ssl.models.encoder_registry import create_encoder, list_encoders
+from anatomy_ssl.models.encoder_state_loading import load_encoder_state, load_state_strictly
+from anatomy_ssl.models.projection_head import ProjectionHead
+from anatomy_ssl.models.residual_unet_encoder import ResidualUNetEncoder
+from anatomy_ssl.models.resnet_encoder import ResNetEncoder
+from anatomy_ssl.models.segmentation_network import SegmentationNetwork
+from anatomy_ssl.models.swin_encoder import SwinEncoder
+from anatomy_ssl.models.swin_unetr_transfer import load_swin_encoder_into_swin_unetr
+from anatomy_ssl.models.unet_decoder import UNetDecoder
+from anatomy_ssl.models.vit_encoder import ViTEncoder
+
+__all__ = [
+    "DINOHead",
+    "Encoder",
+    "ProjectionHead",
+    "ResNetEncoder",
+    "ResidualUNetEncoder",
+    "SegmentationNetwork",
+    "SwinEncoder",
+    "UNetDecoder",
+    "ViTEncoder",
+    "create_encoder",
+    "list_encoders",
+    "load_encoder_state",
+    "load_state_strictly",
+    "load_swin_encoder_into_swin_unetr",
+]
