@@ -1,0 +1,18 @@
+"""Pretraining methods: one LightningModule per method (encoder + heads + losses)."""
+
+from anatomy_ssl.methods.dino_method import DINOMethod
+from anatomy_ssl.methods.masked_modeling_method import MaskedModelingMethod
+from anatomy_ssl.methods.method_registry import METHODS, create_method
+from anatomy_ssl.methods.moco_method import MoCoMethod
+from anatomy_ssl.methods.pretraining_method import PretrainingMethod
+from anatomy_ssl.methods.simclr_method import SimCLRMethod
+
+__all__ = [
+    "METHODS",
+    "DINOMethod",
+    "MaskedModelingMethod",
+    "MoCoMethod",
+    "PretrainingMethod",
+    "SimCLRMethod",
+    "create_method",
+]

@@ -1,0 +1,24 @@
+"""`METHODS`: the config string -> pretraining method class."""
+
+from __future__ import annotations
+
+from anatomy_ssl.methods.dino_method import DINOMethod
+from anatomy_ssl.methods.masked_modeling_method import MaskedModelingMethod
+from anatomy_ssl.methods.moco_method import MoCoMethod
+from anatomy_ssl.methods.pretraining_method import PretrainingMethod
+from anatomy_ssl.methods.simclr_method import SimCLRMethod
+from anatomy_ssl.models import Encoder
+from anatomy_ssl.training.pretrain_config import METHOD_NAMES, PretrainConfig
+
+METHODS: dict[str, type[PretrainingMethod]] = {
+    "simclr": SimCLRMethod,
+    "moco": MoCoMethod,
+    "dino": DINOMethod,
+    "mae": MaskedModelingMethod,
+}
+assert tuple(METHODS) == METHOD_NAMES
+
+
+def create_method(encoder: Encoder, config: PretrainConfig) -> PretrainingMethod:
+    """The method `config.method` around `encoder`."""
+    return METHODS[config.method](encoder, config)

@@ -1,0 +1,120 @@
+"""The LightningModule every pretraining method derives from: encoder + heads + losses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import lightning as L
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+
+from anatomy_ssl.data import ViewGroup
+from anatomy_ssl.models import Encoder
+from anatomy_ssl.training.collapse_monitor import embedding_statistics
+from anatomy_ssl.training.learning_rate_schedule import warmup_cosine_factor
+from anatomy_ssl.training.pretrain_config import PretrainConfig
+
+log = logging.getLogger(__name__)
+
+
+class PretrainingMethod(L.LightningModule):
+    """Base class: subclasses build their heads in `__init__` and implement `view_groups` and
+    `compute_loss`; everything else (optimization, logging, collapse monitoring, teacher
+    updates, step-seeded randomness) lives here.
+
+    The exported encoder is `self.encoder`; modules only used for pretraining (heads, teacher,
+    queues) are other attributes and are not exported.
+    """
+
+    def __init__(self, encoder: Encoder, config: PretrainConfig) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.config = config
+        self.crop_size_vox = (config.data.crop_size_vox,) * encoder.spatial_dims
+
+    def view_groups(self) -> list[ViewGroup]:
+        """The views each sample needs, in the order `compute_loss` receives them."""
+        raise NotImplementedError
+
+    def compute_loss(
+        self, views: list[torch.Tensor], step: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Views `(B, C, *size)` -> (scalar loss, `(B, D)` embeddings for the collapse monitor)."""
+        raise NotImplementedError
+
+    def update_teacher(self) -> None:
+        """Called after every optimizer step (EMA teachers override it)."""
+
+    def step_generator(self, step: int) -> torch.Generator:
+        """A torch generator seeded by (seed, rank, step): in-step randomness (masks) replays
+        exactly on resume without saving RNG state."""
+        generator = torch.Generator(device="cpu")
+        generator.manual_seed(hash((self.config.seed, self.global_rank, step)) & (2**63 - 1))
+        return generator
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        views = [self._to_memory_format(view) for view in batch["views"]]
+        step = int(batch["step"])
+        loss, embeddings = self.compute_loss(views, step)
+        batch_size = views[0].shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
+        self.log("train/lr", self.lr_schedulers().get_last_lr()[0], batch_size=batch_size)  # type: ignore[union-attr]
+        every = self.config.trainer.collapse_check_every_steps
+        if every > 0 and self.global_step % every == 0:
+            self._check_collapse(embeddings, batch_size)
+        return loss
+
+    def _check_collapse(self, embeddings: torch.Tensor, batch_size: int) -> None:
+        statistics = embedding_statistics(embeddings)
+        self.log("collapse/normalized_std", statistics.normalized_std, batch_size=batch_size)
+        self.log("collapse/effective_rank", statistics.effective_rank, batch_size=batch_size)
+        # a random-init network's embeddings are often bunched; judge only after the warmup
+        if statistics.collapsed and self.global_step >= self.config.optim.warmup_steps:
+            log.warning(
+                "step %d: embeddings look collapsed (normalized std %.3f, effective rank %.2f); "
+                "try a lower learning rate, a larger batch or stronger augmentation",
+                self.global_step,
+                statistics.normalized_std,
+                statistics.effective_rank,
+            )
+
+    def _to_memory_format(self, view: torch.Tensor) -> torch.Tensor:
+        mode = self.config.trainer.channels_last
+        if mode == "off" or (mode == "auto" and view.device.type != "cuda"):
+            return view
+        layout = torch.channels_last_3d if view.ndim == 5 else torch.channels_last
+        return view.contiguous(memory_format=layout)
+
+    def configure_optimizers(self) -> Any:
+        optim = self.config.optim
+        decay: list[torch.nn.Parameter] = []
+        no_decay: list[torch.nn.Parameter] = []
+        for name, parameter in self.named_parameters():
+            if not parameter.requires_grad:
+                continue
+            # biases and normalization scales are not decayed (standard for SSL ViTs and CNNs)
+            (no_decay if parameter.ndim <= 1 or name.endswith(".bias") else decay).append(parameter)
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": optim.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=optim.lr,
+        )
+        schedule = LambdaLR(
+            optimizer,
+            lambda step: warmup_cosine_factor(
+                step,
+                warmup_steps=optim.warmup_steps,
+                max_steps=optim.max_steps,
+                min_ratio=optim.min_lr_ratio,
+            ),
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        # the teacher moves inside the optimizer step, so a checkpoint written at the end of the
+        # step (on_train_batch_end) already holds the updated teacher
+        super().optimizer_step(*args, **kwargs)
+        self.update_teacher()

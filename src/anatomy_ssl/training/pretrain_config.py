@@ -1,0 +1,217 @@
+"""The pretraining configuration schema: every default of `anatomy-ssl pretrain` lives here.
+
+YAML files and `key=value` overrides (dotted keys, e.g. `optim.lr=3e-4`) merge on top of these
+defaults; unknown keys are errors; the resolved config is saved with each run as `config.yaml`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from anatomy_ssl.configs import config_from_dict, config_to_dict, merge_config_dicts
+from anatomy_ssl.errors import ConfigError
+from anatomy_ssl.transforms import AugmentationSpec
+
+METHOD_NAMES = ("simclr", "moco", "dino", "mae")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where pretraining crops come from and how they are cut.
+
+    Attributes:
+        source: a manifest (CSV / decathlon JSON / folder), a preprocessed cache root, or
+            "phantom" (generate `phantom_subjects` CT phantom subjects into the run folder).
+        cache_dir: cache for manifest / phantom input (default: `<run>/../cache`).
+        split: manifest split used for pretraining ("all" uses every cached entry).
+        preprocess: PreprocessSpec keys for manifest / phantom input.
+        phantom_subjects, phantom_preset: the built-in phantom set.
+        crop_size_vox: side of the (cubic / square) view crops, voxels.
+        batch_size: samples per rank per step.
+        workers: data-loading processes per rank.
+        max_center_offset_fraction: how far two views of one sample may be apart (crop fraction).
+        augmentation: random flips, blur, gamma, intensity and noise (`AugmentationSpec`).
+    """
+
+    source: str = "phantom"
+    cache_dir: str | None = None
+    split: str = "train"
+    preprocess: dict[str, Any] = field(
+        default_factory=lambda: {
+            "target_spacing_mm": 3.0,
+            "intensity": "ct",
+            "foreground_crop": True,
+        }
+    )
+    phantom_subjects: int = 12
+    phantom_preset: Literal["small", "default", "hard"] = "default"
+    crop_size_vox: int = 32
+    batch_size: int = 8
+    workers: int = 2
+    max_center_offset_fraction: float = 0.5
+    augmentation: AugmentationSpec = field(default_factory=AugmentationSpec)
+
+    def __post_init__(self) -> None:
+        if self.crop_size_vox < 8 or self.batch_size < 2 or self.workers < 0:
+            raise ValueError("need crop_size_vox >= 8, batch_size >= 2 and workers >= 0")
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Backbone: a `create_encoder` registry name and its keyword arguments."""
+
+    name: str = "resunet_small"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW with linear warmup then cosine decay, per optimizer step."""
+
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 20
+    max_steps: int = 300
+    min_lr_ratio: float = 0.01
+    accumulate_grad_batches: int = 1
+    gradient_clip_norm: float | None = 3.0
+
+    def __post_init__(self) -> None:
+        if self.max_steps < 1 or self.warmup_steps < 0 or self.accumulate_grad_batches < 1:
+            raise ValueError("need max_steps >= 1, warmup_steps >= 0, accumulate_grad_batches >= 1")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """Hardware, distribution, checkpoints and logging.
+
+    Attributes:
+        accelerator: "auto", "cpu" or "gpu".
+        devices: GPUs (or CPU processes) per node; "auto" takes all.
+        num_nodes: machines (launch with torchrun or SLURM).
+        strategy: "auto" (DDP when more than one process) or "ddp".
+        precision: "auto" is bf16-mixed on GPU and 32-true on CPU.
+        channels_last: "auto" turns it on for GPU runs.
+        sync_batchnorm: synchronise BatchNorm statistics across ranks.
+        checkpoint_every_steps: write `checkpoints/last.ckpt` every N optimizer steps (and at
+            the end); `keep_checkpoints` also keeps the N newest numbered ones.
+        log_every_steps: scalar logging period.
+        collapse_check_every_steps: period of the representation-collapse monitor.
+    """
+
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "auto"
+    channels_last: Literal["auto", "on", "off"] = "auto"
+    sync_batchnorm: bool = False
+    checkpoint_every_steps: int = 50
+    keep_checkpoints: int = 2
+    log_every_steps: int = 10
+    collapse_check_every_steps: int = 25
+
+
+@dataclass(frozen=True)
+class SimCLRConfig:
+    """SimCLR (Chen et al. 2020): NT-Xent over two views."""
+
+    temperature: float = 0.1
+    projection_hidden_dim: int = 512
+    projection_dim: int = 128
+
+
+@dataclass(frozen=True)
+class MoCoConfig:
+    """MoCo v2 (Chen et al. 2020): momentum key encoder and a queue of negatives."""
+
+    temperature: float = 0.2
+    queue_size: int = 4096
+    momentum: float = 0.99
+    projection_hidden_dim: int = 512
+    projection_dim: int = 128
+
+
+@dataclass(frozen=True)
+class DINOConfig:
+    """DINO (Caron et al. 2021): EMA teacher, multi-crop self-distillation."""
+
+    out_dim: int = 4096
+    hidden_dim: int = 512
+    bottleneck_dim: int = 128
+    local_crops: int = 4
+    local_crop_fraction: float = 0.5
+    student_temperature: float = 0.1
+    teacher_temperature: float = 0.04
+    warmup_teacher_temperature: float = 0.04
+    warmup_teacher_temperature_steps: int = 0
+    center_momentum: float = 0.9
+    momentum: float = 0.996
+
+
+@dataclass(frozen=True)
+class MAEConfig:
+    """Masked volume modeling, SimMIM-style (Xie et al. 2022): zero blocks, reconstruct them."""
+
+    mask_ratio: float = 0.6
+    block_vox: int = 4
+    loss: Literal["l2", "l1"] = "l2"
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Everything `anatomy-ssl pretrain` needs."""
+
+    method: str = "simclr"
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    simclr: SimCLRConfig = field(default_factory=SimCLRConfig)
+    moco: MoCoConfig = field(default_factory=MoCoConfig)
+    dino: DINOConfig = field(default_factory=DINOConfig)
+    mae: MAEConfig = field(default_factory=MAEConfig)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHOD_NAMES:
+            known = ", ".join(METHOD_NAMES)
+            raise ValueError(f"method must be one of {known}, got {self.method!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return config_to_dict(self)
+
+
+def resolve_pretrain_config(
+    *layers: dict[str, Any], config_file: str | Path | None = None
+) -> PretrainConfig:
+    """Defaults <- YAML file <- each layer in order (e.g. CLI flags, then `key=value` overrides)."""
+    merged: dict[str, Any] = {}
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML: {error}") from error
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of keys")
+        merged = merge_config_dicts(merged, loaded)
+    for layer in layers:
+        merged = merge_config_dicts(merged, layer)
+    source = str(config_file) if config_file is not None else "pretrain config"
+    return config_from_dict(PretrainConfig, merged, source=source)
+
+
+def save_pretrain_config(config: PretrainConfig, path: Path) -> None:
+    """Write the resolved config as YAML, atomically."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    temporary.replace(path)

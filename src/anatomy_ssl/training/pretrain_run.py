@@ -1,0 +1,173 @@
+"""Assemble and run one pretraining job: data, encoder, method, Lightning Trainer, run folder.
+
+Run folder layout::
+
+    <run>/config.yaml         resolved config (every default spelled out)
+    <run>/data.json           the cache entries and PreprocessSpec used
+    <run>/checkpoints/        step-<k>.ckpt (newest few) and last.ckpt
+    <run>/logs/tensorboard/   TensorBoard events
+    <run>/logs/csv/           metrics.csv (a resumed run first renames the previous one to
+                              metrics-until-step-<k>.csv)
+    <run>/summary.json        steps, wall time, samples/s, data-wait fraction, final loss
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import yaml
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from anatomy_ssl.configs import config_from_dict
+from anatomy_ssl.errors import ConfigError
+from anatomy_ssl.methods import create_method
+from anatomy_ssl.models import create_encoder
+from anatomy_ssl.training.atomic_checkpoint_io import AtomicCheckpointIO
+from anatomy_ssl.training.pretrain_config import PretrainConfig, save_pretrain_config
+from anatomy_ssl.training.pretraining_data import prepare_pretraining_data
+from anatomy_ssl.training.pretraining_data_module import PretrainingDataModule
+from anatomy_ssl.training.step_checkpoint import LAST_CHECKPOINT, StepCheckpoint
+from anatomy_ssl.training.step_progress import StepProgress
+
+CONFIG_FILE = "config.yaml"
+SUMMARY_FILE = "summary.json"
+CHECKPOINTS = "checkpoints"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PretrainResult:
+    """What a finished run produced."""
+
+    run_dir: Path
+    checkpoint: Path
+    summary: dict[str, Any]
+
+
+def load_run_config(run_dir: Path) -> PretrainConfig:
+    """The resolved config saved in a run folder."""
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"{run_dir}: not a pretraining run (no {CONFIG_FILE})")
+    return config_from_dict(PretrainConfig, yaml.safe_load(path.read_text()), source=str(path))
+
+
+def pretrain(
+    config: PretrainConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True
+) -> PretrainResult:
+    """Pretrain `config.method` and write the run folder.
+
+    Args:
+        config: the resolved configuration (ignored when resuming: the run's saved one is used).
+        run_dir: the run folder.
+        resume: continue from `<run>/checkpoints/last.ckpt` (weights, optimizer, scheduler,
+            teacher, queues and data position), or start fresh if there is none yet.
+        progress: show progress bars.
+
+    Raises:
+        ConfigError: the folder already holds a run and `resume` is False.
+    """
+    run_dir = Path(run_dir)
+    last = run_dir / CHECKPOINTS / LAST_CHECKPOINT
+    if resume and (run_dir / CONFIG_FILE).is_file():
+        config = load_run_config(run_dir)
+    elif last.is_file() and not resume:
+        raise ConfigError(
+            f"{run_dir} already holds a run with checkpoints; pass --resume to continue it or "
+            "choose another --out"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_pretrain_config(config, run_dir / CONFIG_FILE)
+    data = prepare_pretraining_data(config.data, run_dir, seed=config.seed, progress=progress)
+
+    L.seed_everything(config.seed, workers=False, verbose=False)
+    encoder = create_encoder(
+        config.encoder.name,
+        spatial_dims=data.spatial_dims,
+        in_channels=data.in_channels,
+        **config.encoder.kwargs,
+    )
+    method = create_method(encoder, config)
+    trainer_config = config.trainer
+    gpu = trainer_config.accelerator in ("gpu", "cuda") or (
+        trainer_config.accelerator == "auto" and torch.cuda.is_available()
+    )
+    precision = trainer_config.precision
+    if precision == "auto":
+        precision = "bf16-mixed" if gpu else "32-true"
+    _keep_previous_metrics(run_dir / "logs" / "csv")
+    steps_progress = StepProgress(
+        samples_per_batch=config.data.batch_size * config.optim.accumulate_grad_batches,
+        enabled=progress,
+    )
+    trainer = L.Trainer(
+        accelerator=trainer_config.accelerator,
+        devices=trainer_config.devices,
+        num_nodes=trainer_config.num_nodes,
+        strategy=trainer_config.strategy,
+        precision=precision,  # type: ignore[arg-type]
+        sync_batchnorm=trainer_config.sync_batchnorm,
+        max_steps=config.optim.max_steps,
+        accumulate_grad_batches=config.optim.accumulate_grad_batches,
+        gradient_clip_val=config.optim.gradient_clip_norm,
+        log_every_n_steps=trainer_config.log_every_steps,
+        logger=[
+            TensorBoardLogger(run_dir / "logs", name="tensorboard", version=""),
+            CSVLogger(run_dir / "logs", name="csv", version=""),
+        ],
+        callbacks=[
+            StepCheckpoint(
+                run_dir / CHECKPOINTS,
+                every_steps=trainer_config.checkpoint_every_steps,
+                keep=trainer_config.keep_checkpoints,
+            ),
+            steps_progress,
+        ],
+        plugins=[AtomicCheckpointIO()],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+        default_root_dir=run_dir,
+    )
+    datamodule = PretrainingDataModule(data, method.view_groups(), config)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        # an infinite step-indexed stream has no length; Lightning's hint about it is expected
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*IterableDataset.*has `__len__`.*")
+        trainer.fit(
+            method,
+            datamodule=datamodule,
+            ckpt_path=last if last.is_file() else None,
+            weights_only=True,
+        )
+    summary: dict[str, Any] = {
+        "method": config.method,
+        "encoder": config.encoder.name,
+        "steps": trainer.global_step,
+        "wall_s": time.perf_counter() - started,
+        "final_loss": float(trainer.callback_metrics.get("train/loss", float("nan"))),
+        **steps_progress.summary(),
+    }
+    if trainer.is_global_zero:
+        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    return PretrainResult(run_dir=run_dir, checkpoint=last, summary=summary)
+
+
+def _keep_previous_metrics(folder: Path) -> None:
+    """Lightning's CSV logger deletes an existing metrics.csv; keep a resumed run's history."""
+    metrics = folder / "metrics.csv"
+    if metrics.is_file():
+        lines = metrics.read_text().splitlines()
+        last_step = lines[-1].split(",")[0] if len(lines) > 1 else "0"
+        metrics.replace(folder / f"metrics-until-step-{last_step}.csv")

@@ -1,0 +1,42 @@
+"""The LightningDataModule that feeds a method its views from the cache."""
+
+from __future__ import annotations
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from anatomy_ssl.data import PretrainingStream, ViewGroup, make_pretraining_loader
+from anatomy_ssl.training.pretrain_config import PretrainConfig
+from anatomy_ssl.training.pretraining_data import PretrainingData
+
+
+class PretrainingDataModule(L.LightningDataModule):
+    """Builds the step-indexed view stream when training starts (after a checkpoint restore),
+    so the stream starts at the restored batch: resumed runs see exactly the batches an
+    uninterrupted run would have seen next."""
+
+    def __init__(
+        self, data: PretrainingData, view_groups: list[ViewGroup], config: PretrainConfig
+    ) -> None:
+        super().__init__()
+        self.data = data
+        self.view_groups = view_groups
+        self.config = config
+
+    def train_dataloader(self) -> DataLoader:
+        trainer = self.trainer
+        assert trainer is not None, "the data module is used by a Trainer"
+        batches_done = trainer.global_step * self.config.optim.accumulate_grad_batches
+        stream = PretrainingStream(
+            self.data.entry_folders,
+            self.view_groups,
+            self.config.data.batch_size,
+            seed=self.config.seed,
+            augmentation=self.config.data.augmentation,
+            rank=trainer.global_rank,
+            world_size=trainer.world_size,
+            start_step=batches_done,
+            max_center_offset_fraction=self.config.data.max_center_offset_fraction,
+        )
+        on_gpu = trainer.strategy.root_device.type == "cuda"
+        return make_pretraining_loader(stream, self.config.data.workers, pin_memory=on_gpu)

@@ -1,0 +1,84 @@
+"""Smoke runs of every method, resume semantics and the run folder."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import yaml
+
+from anatomy_ssl.errors import ConfigError
+from anatomy_ssl.training.pretrain_config import resolve_pretrain_config
+from anatomy_ssl.training.pretrain_run import pretrain
+
+
+@pytest.mark.parametrize("method", ["simclr", "moco", "dino", "mae"])
+def test_every_method_trains_and_writes_its_run_folder(tiny_overrides, tmp_path, method):
+    config = resolve_pretrain_config(tiny_overrides(method, steps=3))
+    result = pretrain(config, tmp_path / "run", progress=False)
+    assert result.summary["steps"] == 3 and math.isfinite(result.summary["final_loss"])
+    run = tmp_path / "run"
+    assert yaml.safe_load((run / "config.yaml").read_text())["method"] == method
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert sorted(p.name for p in (run / "checkpoints").glob("step-*")) == [
+        "step-00000002.ckpt",
+        "step-00000003.ckpt",
+    ]
+    metrics = (run / "logs" / "csv" / "metrics.csv").read_text()
+    assert "train/loss" in metrics and "collapse/effective_rank" in metrics
+    state = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert state["global_step"] == 3
+
+
+def test_a_finished_run_is_not_overwritten_without_resume(tiny_overrides, tmp_path):
+    config = resolve_pretrain_config(tiny_overrides("simclr", steps=2))
+    pretrain(config, tmp_path / "run", progress=False)
+    with pytest.raises(ConfigError, match="--resume"):
+        pretrain(config, tmp_path / "run", progress=False)
+
+
+def _final_weights(run):
+    state = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    return state["global_step"], state["state_dict"]
+
+
+@pytest.mark.parametrize("method", ["moco", "dino"])
+def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_overrides, tmp_path, method):
+    overrides = tiny_overrides(method, steps=30)
+    overrides["trainer.checkpoint_every_steps"] = 3
+    overrides["data.workers"] = 1
+    pairs = [f"{key}={value}" for key, value in overrides.items()]
+    command = [sys.executable, "-m", "anatomy_ssl", "pretrain", "--no-progress", *pairs]
+    reference = tmp_path / "reference"
+    subprocess.run([*command, "--out", str(reference)], check=True, capture_output=True)
+
+    interrupted = tmp_path / "interrupted"
+    process = subprocess.Popen(
+        [*command, "--out", str(interrupted)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (interrupted / "checkpoints" / "step-00000006.ckpt").exists():
+        assert process.poll() is None and time.monotonic() < deadline, "run ended before the kill"
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    killed_at, _ = _final_weights(interrupted)
+    assert 6 <= killed_at < 30
+    subprocess.run(
+        [*command[:4], "--no-progress", "--resume", "--out", str(interrupted)],
+        check=True,
+        capture_output=True,
+    )
+    reference_step, reference_state = _final_weights(reference)
+    resumed_step, resumed_state = _final_weights(interrupted)
+    assert reference_step == resumed_step == 30
+    assert reference_state.keys() == resumed_state.keys()
+    for key, value in reference_state.items():
+        assert torch.equal(value, resumed_state[key]), key
