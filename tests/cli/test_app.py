@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -7,11 +8,22 @@ from typer.testing import CliRunner
 
 from anatomy_ssl import __version__
 from anatomy_ssl.cli.app import app
+from anatomy_ssl.errors import AnatomySSLError
 from anatomy_ssl.phantoms.torso_parameters import sample_torso_parameters
 from anatomy_ssl.preprocess import VolumeCache
 
 runner = CliRunner()
-VERBS = ["demo", "phantom", "atlas-dataset", "manifest", "preprocess", "inspect"]
+VERBS = [
+    "demo",
+    "phantom",
+    "atlas-dataset",
+    "manifest",
+    "preprocess",
+    "inspect",
+    "pretrain",
+    "export",
+    "embed",
+]
 
 
 def test_version():
@@ -28,23 +40,26 @@ def test_every_verb_has_help(verb):
 
 
 def test_demo_runs_end_to_end(tmp_path):
-    result = runner.invoke(
-        app, ["demo", "--out", str(tmp_path), "--subjects", "3", "--workers", "1"]
-    )
+    args = ["demo", "--out", str(tmp_path), "--subjects", "3", "--workers", "1", "--steps", "4"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "[4/4] sampled" in result.stdout
+    assert "[5/5] exported the encoder" in result.stdout
     entries = VolumeCache(tmp_path / "cache").entries()
     assert len(entries) == 3 and all(e.has_label for e in entries)
-    again = runner.invoke(
-        app, ["demo", "--out", str(tmp_path), "--subjects", "3", "--workers", "1"]
-    )
+    card = json.loads((tmp_path / "encoder" / "card.json").read_text())
+    assert card["method"] == "simclr" and card["step"] == 4
+    embeddings = np.load(tmp_path / "embeddings" / "embeddings.npy")
+    assert embeddings.shape == (3, card["embed_dim"]) and np.isfinite(embeddings).all()
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
     assert "0 written, 3 already cached" in again.stdout
     assert (tmp_path / "phantom_montage.png").stat().st_size > 10_000
 
 
 def test_manifest_preprocess_inspect_on_a_folder(tmp_path):
     demo = runner.invoke(
-        app, ["demo", "--out", str(tmp_path / "d"), "--subjects", "2", "--workers", "1"]
+        app,
+        ["demo", "--out", str(tmp_path / "d"), "--subjects", "2", "--workers", "1", "--steps", "1"],
     )
     assert demo.exit_code == 0, demo.output
     data = tmp_path / "d" / "phantom"
@@ -240,3 +255,71 @@ def test_atlas_dataset_rejects_a_bad_preset(tmp_path):
     result = runner.invoke(app, ["atlas-dataset", "--out", str(tmp_path), "--preset", "huge"])
     assert result.exit_code != 0 and "preset" in str(result.exception)
     assert not (tmp_path / "manifest.csv").exists()
+
+
+def test_pretrain_export_embed_on_a_cache(tiny_cache, tmp_path):
+    run = tmp_path / "run"
+    trained = runner.invoke(
+        app,
+        [
+            "pretrain",
+            "--out",
+            str(run),
+            "--method",
+            "moco",
+            "--data",
+            str(tiny_cache),
+            "--encoder",
+            "test_resunet",
+            "--steps",
+            "2",
+            "--no-progress",
+            "data.split=all",
+            "data.crop_size_vox=16",
+            "data.batch_size=4",
+            "data.workers=0",
+            "moco.queue_size=16",
+        ],
+    )
+    assert trained.exit_code == 0, trained.output
+    assert "moco on test_resunet: 2 steps" in trained.stdout
+    resumed = runner.invoke(app, ["pretrain", "--out", str(run), "--resume", "--no-progress"])
+    assert resumed.exit_code == 0 and "2 steps" in resumed.stdout
+    exported = runner.invoke(app, ["export", str(run), "--out", str(tmp_path / "enc")])
+    assert exported.exit_code == 0, exported.output
+    assert "exported test_resunet (moco, step 2" in exported.stdout
+    embedded = runner.invoke(
+        app,
+        [
+            "embed",
+            "--encoder",
+            str(tmp_path / "enc"),
+            "--data",
+            str(tiny_cache),
+            "--out",
+            str(tmp_path / "emb"),
+            "--tile",
+            "16",
+            "--dense",
+            "--no-progress",
+        ],
+    )
+    assert embedded.exit_code == 0, embedded.output
+    table = (tmp_path / "emb" / "embeddings.csv").read_text().splitlines()
+    assert len(table) == 1 + 4  # header + the four cached volumes
+    assert len(list((tmp_path / "emb" / "dense").iterdir())) == 4
+
+
+@pytest.mark.parametrize(
+    "args, phrase",
+    [
+        (["--method", "nope"], "method must be one of"),
+        (["optim.lrr=1"], "unknown key"),
+        (["--data", "/nowhere/at/all.csv"], "/nowhere/at/all.csv"),
+    ],
+)
+def test_pretrain_user_errors_exit_2_naming_the_problem(tmp_path, args, phrase):
+    result = runner.invoke(app, ["pretrain", "--out", str(tmp_path / "r"), "--no-progress", *args])
+    # main() turns an AnatomySSLError into one line on stderr and exit status 2
+    assert isinstance(result.exception, AnatomySSLError), result.output
+    assert phrase in str(result.exception)

@@ -10,10 +10,13 @@ import typer
 from anatomy_ssl import __version__
 from anatomy_ssl.cli.atlas_dataset_command import atlas_dataset
 from anatomy_ssl.cli.demo_command import demo
+from anatomy_ssl.cli.embed_command import embed
+from anatomy_ssl.cli.export_command import export
 from anatomy_ssl.cli.inspect_command import inspect
 from anatomy_ssl.cli.manifest_command import manifest
 from anatomy_ssl.cli.phantom_command import phantom
 from anatomy_ssl.cli.preprocess_command import preprocess
+from anatomy_ssl.cli.pretrain_command import pretrain
 from anatomy_ssl.errors import AnatomySSLError
 
 app = typer.Typer(
@@ -29,6 +32,9 @@ app.command("atlas-dataset")(atlas_dataset)
 app.command()(manifest)
 app.command()(preprocess)
 app.command()(inspect)
+app.command()(pretrain)
+app.command()(export)
+app.command()(embed)
 
 
 def _print_version(value: bool) -> None:

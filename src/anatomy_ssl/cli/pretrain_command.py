@@ -1,0 +1,54 @@
+"""`anatomy-ssl pretrain`: self-supervised pretraining of an encoder on a manifest, a cache or the
+built-in phantom."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from anatomy_ssl.cli.config_overrides import parse_overrides
+
+
+def pretrain(
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder (config, checkpoints, logs)."),
+    method: str | None = typer.Option(None, help="simclr | moco | dino | mae."),
+    data: str | None = typer.Option(
+        None, help="A manifest (CSV / JSON / folder), a preprocessed cache, or 'phantom'."
+    ),
+    encoder: str | None = typer.Option(None, help="Encoder registry name, e.g. resunet_small."),
+    steps: int | None = typer.Option(None, help="Optimizer steps (optim.max_steps)."),
+    config: Path | None = typer.Option(None, "--config", help="YAML config file."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    overrides: list[str] = typer.Argument(
+        None, help="key=value config overrides, e.g. optim.lr=3e-4 data.batch_size=16."
+    ),
+) -> None:
+    """Pretrain an encoder; every setting is a config key (see the README's table)."""
+    from anatomy_ssl.training.pretrain_config import resolve_pretrain_config
+    from anatomy_ssl.training.pretrain_run import pretrain as run_pretraining
+
+    flags: dict[str, Any] = {}
+    if method is not None:
+        flags["method"] = method
+    if data is not None:
+        flags["data.source"] = data
+    if encoder is not None:
+        flags["encoder.name"] = encoder
+    if steps is not None:
+        flags["optim.max_steps"] = steps
+    resolved = resolve_pretrain_config(
+        flags, parse_overrides(list(overrides or [])), config_file=config
+    )
+    if resume and (flags or overrides or config):
+        typer.echo("note: --resume continues with the run's saved config.yaml; options ignored")
+    result = run_pretraining(resolved, out, resume=resume, progress=progress)
+    summary = result.summary
+    typer.echo(
+        f"{summary['method']} on {summary['encoder']}: {summary['steps']} steps in "
+        f"{summary['wall_s']:.0f} s, final loss {summary['final_loss']:.4f}"
+        + (f", {summary['samples_per_s']:.1f} samples/s" if "samples_per_s" in summary else "")
+    )
+    typer.echo(f"run: {result.run_dir}  (checkpoint {result.checkpoint})")
