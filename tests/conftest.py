@@ -5,10 +5,13 @@ from pathlib import Path
 import pytest
 
 from anatomy_ssl.manifests import load_manifest
-from anatomy_ssl.phantoms import make_ct_phantom_dataset
+from anatomy_ssl.phantoms import make_ct_phantom_dataset, make_xray_phantom_dataset
 from anatomy_ssl.preprocess import PreprocessSpec, preprocess_dataset
 
 TINY_SPEC = PreprocessSpec(target_spacing_mm=(6.0, 6.0, 6.0), intensity="ct", foreground_crop=True)
+TINY_XRAY_SPEC = PreprocessSpec(
+    spatial_dims=2, target_spacing_mm=(4.0, 4.0), intensity="mri", foreground_crop=False
+)
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +20,16 @@ def tiny_cache(tmp_path_factory) -> Path:
     make_ct_phantom_dataset(root / "phantom", 4, preset="small", progress=False)
     manifest = load_manifest(root / "phantom" / "manifest.csv")
     preprocess_dataset(manifest, TINY_SPEC, root / "cache", progress=False)
+    return root / "cache"
+
+
+@pytest.fixture(scope="session")
+def tiny_xray_cache(tmp_path_factory) -> Path:
+    """Four small PA radiographs (2D) preprocessed to 4 mm pixels."""
+    root = tmp_path_factory.mktemp("pretrain-xray")
+    make_xray_phantom_dataset(root / "xray", 4, preset="small", progress=False)
+    manifest = load_manifest(root / "xray" / "manifest.csv")
+    preprocess_dataset(manifest, TINY_XRAY_SPEC, root / "cache", progress=False)
     return root / "cache"
 
 

@@ -34,6 +34,18 @@ def test_every_method_trains_and_writes_its_run_folder(tiny_overrides, tmp_path,
     assert state["global_step"] == 3
 
 
+@pytest.mark.parametrize("method", ["simclr", "moco", "dino", "mae"])
+def test_every_method_trains_on_2d_radiographs(tiny_overrides, tiny_xray_cache, tmp_path, method):
+    overrides = {**tiny_overrides(method, steps=2), "data.source": str(tiny_xray_cache)}
+    result = pretrain(resolve_pretrain_config(overrides), tmp_path / "run", progress=False)
+    assert result.summary["steps"] == 2 and math.isfinite(result.summary["final_loss"])
+    state = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    stem = next(
+        v for k, v in state["state_dict"].items() if k.startswith("encoder.") and v.ndim > 2
+    )
+    assert stem.ndim == 4  # 2D convolution kernels (out, in, kh, kw)
+
+
 def test_a_finished_run_is_not_overwritten_without_resume(tiny_overrides, tmp_path):
     config = resolve_pretrain_config(tiny_overrides("simclr", steps=2))
     pretrain(config, tmp_path / "run", progress=False)

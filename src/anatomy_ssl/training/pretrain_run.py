@@ -145,6 +145,8 @@ def pretrain(
         # an infinite step-indexed stream has no length; Lightning's hint about it is expected
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*IterableDataset.*has `__len__`.*")
+        # raised inside Lightning's own pytree helper with recent torch; nothing to act on
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
         trainer.fit(
             method,
             datamodule=datamodule,
