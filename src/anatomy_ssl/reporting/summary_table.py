@@ -1,0 +1,438 @@
+"""Aggregate records into one table per (dataset, protocol): mean ± CI, best, significance.
+
+Each cell is a method's mean on one metric with a 95% percentile-bootstrap interval: over seeds
+when the method has >= 2 seeds with a finite value, else over the single record's
+`samples[metric]` (per test volume, per landmark pair, ...) when present, else the bare value.
+
+Significance compares a method with `scratch` and with the best generic baseline of the column
+using `paired_comparison` (two-sided sign-flip permutation test). Records are paired only when
+both methods ran on the same seeds: by (seed, test unit) when every seed of both carries
+`samples[metric]` of equal length, else by seed. Methods with different seeds are not compared.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from anatomy_ssl.evaluation.bootstrap_interval import (
+    DEFAULT_RESAMPLES,
+    BootstrapInterval,
+    bootstrap_interval,
+    paired_comparison,
+)
+from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord
+from anatomy_ssl.reporting.headline_metrics import headline_metrics, protocol_sort_key
+from anatomy_ssl.reporting.method_order import SCRATCH, is_generic, ordered_methods
+from anatomy_ssl.reporting.metric_direction import best_value, is_better, lower_is_better
+from anatomy_ssl.reporting.metric_display import format_number, metric_label
+
+SIGNIFICANCE_LEVEL = 0.05
+BETTER_THAN_SCRATCH = "▲"
+WORSE_THAN_SCRATCH = "▼"
+BETTER_THAN_GENERIC = "△"
+WORSE_THAN_GENERIC = "▽"
+
+Pairing = Literal["seed", "seed_unit"]
+CiSource = Literal["seeds", "samples", "none"]
+
+
+@dataclass(frozen=True)
+class Significance:
+    """A method against one baseline on one metric.
+
+    Attributes:
+        baseline: the baseline method.
+        mean_difference: mean of `method - baseline` over the pairs, in the metric's units.
+        p_value: two-sided permutation p-value.
+        n: number of pairs.
+        pairing: "seed" (one pair per seed) or "seed_unit" (one pair per seed and test unit).
+        better: whether the method is on the better side of the baseline for this metric.
+        significant: `p_value` below the table's significance level.
+    """
+
+    baseline: str
+    mean_difference: float
+    p_value: float
+    n: int
+    pairing: Pairing
+    better: bool
+    significant: bool
+
+
+@dataclass(frozen=True)
+class TableCell:
+    """One method on one metric.
+
+    Attributes:
+        metric: metric name.
+        interval: mean and CI; None when the method has no finite value for the metric.
+        ci_source: what the CI was bootstrapped over ("seeds", "samples"), or "none".
+        is_best: the best value of its column (ties at display precision all count).
+        vs_scratch: comparison with scratch, when made.
+        vs_generic: comparison with the column's best generic baseline, when made.
+    """
+
+    metric: str
+    interval: BootstrapInterval | None
+    ci_source: CiSource
+    is_best: bool = False
+    vs_scratch: Significance | None = None
+    vs_generic: Significance | None = None
+
+    @property
+    def mean(self) -> float:
+        return math.nan if self.interval is None else self.interval.mean
+
+    @property
+    def half_width(self) -> float:
+        """Half the CI width (NaN without a CI)."""
+        if self.interval is None or self.ci_source == "none":
+            return math.nan
+        return (self.interval.high - self.interval.low) / 2.0
+
+    def value_text(self) -> str:
+        """ "0.812 ± 0.021", "0.812" without a CI, "—" without a value."""
+        text = format_number(self.mean, self.metric)
+        if math.isfinite(self.mean) and math.isfinite(self.half_width):
+            text += f" ± {format_number(self.half_width, self.metric)}"
+        return text
+
+    def markers(self) -> str:
+        """The significance markers of the cell ("", "▲", "▲△", ...)."""
+        marks = ""
+        if self.vs_scratch is not None and self.vs_scratch.significant:
+            marks += BETTER_THAN_SCRATCH if self.vs_scratch.better else WORSE_THAN_SCRATCH
+        if self.vs_generic is not None and self.vs_generic.significant:
+            marks += BETTER_THAN_GENERIC if self.vs_generic.better else WORSE_THAN_GENERIC
+        return marks
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One method's row: the seeds it ran on and a cell per column."""
+
+    method: str
+    seeds: tuple[int, ...]
+    cells: dict[str, TableCell]
+
+
+@dataclass(frozen=True)
+class SummaryTable:
+    """The table of one (dataset, protocol).
+
+    Attributes:
+        dataset: dataset name.
+        protocol: protocol name.
+        metrics: column metric names, in order.
+        rows: one per method, scratch first, then generic baselines, then the others.
+        best_generic: column metric -> the generic baseline with the best mean there.
+        confidence: CI coverage.
+        significance_level: p-value threshold of the markers.
+        seed_pair_counts: the numbers of pairs of every seed-paired comparison made.
+        uncompared: "method vs baseline" comparisons skipped because their seeds differ.
+        compared: whether any comparison could be made.
+    """
+
+    dataset: str
+    protocol: str
+    metrics: tuple[str, ...]
+    rows: tuple[TableRow, ...]
+    best_generic: dict[str, str]
+    confidence: float = 0.95
+    significance_level: float = SIGNIFICANCE_LEVEL
+    seed_pair_counts: frozenset[int] = field(default_factory=frozenset)
+    uncompared: tuple[str, ...] = ()
+    compared: bool = False
+
+    def cell(self, method: str, metric: str) -> TableCell:
+        """The cell of `method` in column `metric` (KeyError when absent)."""
+        for row in self.rows:
+            if row.method == method:
+                return row.cells[metric]
+        raise KeyError(method)
+
+    def legend(self) -> list[str]:
+        """Plain-text lines that explain the cells and markers, for under the table."""
+        percent = f"{self.confidence:.0%}"
+        lines = [
+            f"Mean ± half-width of the {percent} percentile-bootstrap interval: over seeds for "
+            "methods with ≥ 2 seeds, else over the per-unit samples (test volumes, landmark "
+            "pairs) of the single seed; a value without ± has neither. Bold: best in its "
+            "column (↑ higher is better, ↓ lower is better)."
+        ]
+        methods = {row.method for row in self.rows}
+        marks = []
+        if SCRATCH in methods:
+            marks.append(
+                f"{BETTER_THAN_SCRATCH} / {WORSE_THAN_SCRATCH}: significantly better / worse "
+                "than scratch"
+            )
+        if self.best_generic:
+            marks.append(
+                f"{BETTER_THAN_GENERIC} / {WORSE_THAN_GENERIC}: significantly better / worse "
+                "than the best generic baseline of the column"
+            )
+        if marks and not self.compared:
+            lines.append(
+                "No significance markers: no two methods could be paired (a single seed "
+                "without per-unit samples, or different seeds)."
+            )
+        elif marks:
+            lines.append(
+                "; ".join(marks) + f" (p < {self.significance_level:g}, two-sided paired "
+                "sign-flip permutation test, paired by seed, or by seed and test unit when "
+                "both methods have per-unit samples; methods run on different seeds are not "
+                "compared)."
+            )
+        if self.best_generic:
+            lines.append("Best generic baseline: " + _best_generic_text(self.best_generic) + ".")
+        weak = sorted(n for n in self.seed_pair_counts if 2.0 / 2**n >= self.significance_level)
+        if weak:
+            counts = ", ".join(f"{2.0 / 2**n:.3g} for {n} seeds" for n in weak)
+            lines.append(
+                f"Paired by seed alone, the p-value cannot fall below 2 / 2^n ({counts}): "
+                "such comparisons cannot reach significance; add seeds or per-unit samples."
+            )
+        if self.uncompared:
+            lines.append("Not compared (different seeds): " + ", ".join(self.uncompared) + ".")
+        return lines
+
+
+def build_summary_tables(
+    records: Sequence[EvaluationRecord],
+    *,
+    confidence: float = 0.95,
+    num_resamples: int = DEFAULT_RESAMPLES,
+    significance_level: float = SIGNIFICANCE_LEVEL,
+) -> list[SummaryTable]:
+    """One table per (dataset, protocol) of `records`, datasets A-Z, protocols in benchmark
+    order."""
+    groups: dict[tuple[str, str], list[EvaluationRecord]] = defaultdict(list)
+    for record in records:
+        groups[(record.dataset, record.protocol)].append(record)
+    keys = sorted(groups, key=lambda k: (k[0], protocol_sort_key(k[1])))
+    return [
+        build_summary_table(
+            groups[key],
+            confidence=confidence,
+            num_resamples=num_resamples,
+            significance_level=significance_level,
+        )
+        for key in keys
+    ]
+
+
+def build_summary_table(
+    records: Sequence[EvaluationRecord],
+    *,
+    confidence: float = 0.95,
+    num_resamples: int = DEFAULT_RESAMPLES,
+    significance_level: float = SIGNIFICANCE_LEVEL,
+) -> SummaryTable:
+    """The table of records that all share one dataset and protocol.
+
+    Args:
+        records: every seed of every method for one (dataset, protocol).
+        confidence: CI coverage (and of the paired comparisons).
+        num_resamples: bootstrap resamples.
+        significance_level: p-value below which a difference gets a marker.
+
+    Raises:
+        ValueError: no records, or records of more than one dataset or protocol.
+    """
+    if not records:
+        raise ValueError("build_summary_table needs at least one record")
+    datasets = {r.dataset for r in records}
+    protocols = {r.protocol for r in records}
+    if len(datasets) != 1 or len(protocols) != 1:
+        raise ValueError(f"records mix datasets {datasets} or protocols {protocols}")
+    by_method: dict[str, list[EvaluationRecord]] = defaultdict(list)
+    for record in records:
+        by_method[record.method].append(record)
+    for runs in by_method.values():
+        runs.sort(key=lambda r: r.seed)
+    methods = ordered_methods(by_method)
+    metrics = headline_metrics(protocols.pop(), (m for r in records for m in r.metrics))
+
+    cells: dict[str, dict[str, TableCell]] = {m: {} for m in methods}
+    best_generic: dict[str, str] = {}
+    seed_pair_counts: set[int] = set()
+    uncompared: set[str] = set()
+    for metric in metrics:
+        column = {m: _aggregate(by_method[m], metric, confidence, num_resamples) for m in methods}
+        best = _rounded_best(column, metric)
+        generic = _best_generic(column, metric)
+        if generic is not None:
+            best_generic[metric] = generic
+        for method in methods:
+            cell = column[method]
+            comparisons: dict[str, Significance | None] = {}
+            for role, baseline in (("vs_scratch", SCRATCH), ("vs_generic", generic)):
+                if baseline is None or baseline == method or baseline not in by_method:
+                    continue
+                if role == "vs_generic" and method == SCRATCH:
+                    continue  # the mirror image of the generic baseline's own vs-scratch marker
+                if not math.isfinite(cell.mean) or not math.isfinite(column[baseline].mean):
+                    continue
+                significance = _compare(
+                    by_method[method],
+                    by_method[baseline],
+                    metric,
+                    confidence=confidence,
+                    num_resamples=num_resamples,
+                    level=significance_level,
+                )
+                if significance is None:
+                    if _seeds(by_method[method]) != _seeds(by_method[baseline]):
+                        uncompared.add(f"{method} vs {baseline}")
+                    continue
+                if significance.pairing == "seed":
+                    seed_pair_counts.add(significance.n)
+                comparisons[role] = significance
+            cells[method][metric] = TableCell(
+                metric=metric,
+                interval=cell.interval,
+                ci_source=cell.ci_source,
+                is_best=_shown_equal(cell.mean, best, metric),
+                vs_scratch=comparisons.get("vs_scratch"),
+                vs_generic=comparisons.get("vs_generic"),
+            )
+    rows = tuple(TableRow(method=m, seeds=_seeds(by_method[m]), cells=cells[m]) for m in methods)
+    return SummaryTable(
+        dataset=datasets.pop(),
+        protocol=records[0].protocol,
+        metrics=tuple(metrics),
+        rows=rows,
+        best_generic=best_generic,
+        confidence=confidence,
+        significance_level=significance_level,
+        seed_pair_counts=frozenset(seed_pair_counts),
+        uncompared=tuple(sorted(uncompared)),
+        compared=any(
+            c.vs_scratch is not None or c.vs_generic is not None
+            for row in cells.values()
+            for c in row.values()
+        ),
+    )
+
+
+def aggregate_metric(
+    runs: Sequence[EvaluationRecord],
+    metric: str,
+    *,
+    confidence: float = 0.95,
+    num_resamples: int = DEFAULT_RESAMPLES,
+) -> tuple[BootstrapInterval | None, CiSource]:
+    """Mean and CI of `metric` over the seeds `runs` of one method (see the module docstring).
+
+    Returns:
+        The interval (None without a finite value) and what it was bootstrapped over.
+    """
+    cell = _aggregate(runs, metric, confidence, num_resamples)
+    return cell.interval, cell.ci_source
+
+
+def _aggregate(
+    runs: Sequence[EvaluationRecord], metric: str, confidence: float, num_resamples: int
+) -> TableCell:
+    finite = [r for r in runs if math.isfinite(r.metrics.get(metric, math.nan))]
+    if not finite:
+        return TableCell(metric, None, "none")
+    if len(finite) >= 2:
+        values = [r.metrics[metric] for r in finite]
+        interval = bootstrap_interval(values, confidence=confidence, num_resamples=num_resamples)
+        return TableCell(metric, interval, "seeds")
+    value = finite[0].metrics[metric]
+    samples = bootstrap_interval(
+        finite[0].samples.get(metric, []), confidence=confidence, num_resamples=num_resamples
+    )
+    if samples.n >= 2:
+        # the record's own value is what the protocol reports; the samples give its spread
+        interval = BootstrapInterval(value, samples.low, samples.high, samples.n, confidence)
+        return TableCell(metric, interval, "samples")
+    return TableCell(metric, BootstrapInterval(value, value, value, 1, confidence), "none")
+
+
+def _compare(
+    method: Sequence[EvaluationRecord],
+    baseline: Sequence[EvaluationRecord],
+    metric: str,
+    *,
+    confidence: float,
+    num_resamples: int,
+    level: float,
+) -> Significance | None:
+    """Paired comparison of two methods' seeds; None when they cannot be paired."""
+    if _seeds(method) != _seeds(baseline):
+        return None
+    pairs = list(zip(method, baseline, strict=True))  # both sorted by seed
+    unit_lengths = [
+        (len(a.samples.get(metric, [])), len(b.samples.get(metric, []))) for a, b in pairs
+    ]
+    pairing: Pairing
+    if (
+        all(la == lb and la > 0 for la, lb in unit_lengths)
+        and sum(la for la, _ in unit_lengths) > 1
+    ):
+        pairing = "seed_unit"
+        first = np.concatenate([a.samples[metric] for a, _ in pairs])  # (seeds x units,)
+        second = np.concatenate([b.samples[metric] for _, b in pairs])
+    elif len(pairs) >= 2:
+        pairing = "seed"
+        first = np.asarray([a.metrics.get(metric, math.nan) for a, _ in pairs])  # (seeds,)
+        second = np.asarray([b.metrics.get(metric, math.nan) for _, b in pairs])
+    else:
+        return None
+    comparison = paired_comparison(
+        first, second, confidence=confidence, num_resamples=num_resamples
+    )
+    if comparison.n < 2:
+        return None
+    difference = comparison.mean_difference
+    better = difference < 0 if lower_is_better(metric) else difference > 0
+    return Significance(
+        baseline=baseline[0].method,
+        mean_difference=difference,
+        p_value=comparison.p_value,
+        n=comparison.n,
+        pairing=pairing,
+        better=better,
+        significant=comparison.p_value < level and difference != 0,
+    )
+
+
+def _seeds(runs: Sequence[EvaluationRecord]) -> tuple[int, ...]:
+    return tuple(r.seed for r in runs)
+
+
+def _rounded_best(column: dict[str, TableCell], metric: str) -> float:
+    return best_value((_rounded(c.mean, metric) for c in column.values()), metric)
+
+
+def _shown_equal(value: float, best: float, metric: str) -> bool:
+    return math.isfinite(value) and _rounded(value, metric) == best
+
+
+def _rounded(value: float, metric: str) -> float:
+    return float(format_number(value, metric)) if math.isfinite(value) else math.nan
+
+
+def _best_generic(column: dict[str, TableCell], metric: str) -> str | None:
+    best: str | None = None
+    for method, cell in column.items():
+        if is_generic(method) and (best is None or is_better(cell.mean, column[best].mean, metric)):
+            best = method if math.isfinite(cell.mean) else best
+    return best
+
+
+def _best_generic_text(best_generic: dict[str, str]) -> str:
+    chosen = set(best_generic.values())
+    if len(chosen) == 1:
+        return f"{chosen.pop()} (every column)"
+    return "; ".join(f"{metric_label(metric)}: {method}" for metric, method in best_generic.items())
