@@ -94,3 +94,14 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_overrides, tmp_p
     assert reference_state.keys() == resumed_state.keys()
     for key, value in reference_state.items():
         assert torch.equal(value, resumed_state[key]), key
+
+
+def test_a_resumed_run_keeps_the_earlier_metrics_under_their_last_step(tiny_overrides, tmp_path):
+    run = tmp_path / "run"
+    pretrain(resolve_pretrain_config(tiny_overrides("simclr", steps=2)), run, progress=False)
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    saved["optim"]["max_steps"] = 4
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
+    pretrain(resolve_pretrain_config(), run, resume=True, progress=False)
+    pieces = sorted(p.name for p in (run / "logs" / "csv").glob("metrics*.csv"))
+    assert pieces == ["metrics-until-step-1.csv", "metrics.csv"]  # steps 0-1, then 2-3

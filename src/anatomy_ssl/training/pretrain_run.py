@@ -13,6 +13,7 @@ Run folder layout::
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import time
@@ -170,6 +171,6 @@ def _keep_previous_metrics(folder: Path) -> None:
     """Lightning's CSV logger deletes an existing metrics.csv; keep a resumed run's history."""
     metrics = folder / "metrics.csv"
     if metrics.is_file():
-        lines = metrics.read_text().splitlines()
-        last_step = lines[-1].split(",")[0] if len(lines) > 1 else "0"
-        metrics.replace(folder / f"metrics-until-step-{last_step}.csv")
+        with metrics.open(newline="") as handle:
+            steps = [int(row["step"]) for row in csv.DictReader(handle) if row.get("step")]
+        metrics.replace(folder / f"metrics-until-step-{max(steps, default=0)}.csv")
