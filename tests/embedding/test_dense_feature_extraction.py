@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from anatomy_ssl.evaluation.dense_feature_extraction import (
+from anatomy_ssl.embedding.dense_feature_extraction import (
     extract_dense_features,
     pooled_crop_embeddings,
 )

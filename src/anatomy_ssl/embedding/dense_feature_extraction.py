@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from anatomy_ssl.embedding import covering_tile_starts
+from anatomy_ssl.embedding.volume_tiling import covering_tile_starts
 from anatomy_ssl.models import Encoder
 from anatomy_ssl.preprocess import CachedVolume
 
@@ -32,15 +32,17 @@ class DenseFeatures:
     """Dense embeddings of one volume on a regular grid of cells.
 
     Attributes:
-        features: `(D, *grid)` float32 on the CPU. Each scale's channels are unit-norm per cell
-            and the whole vector is divided by sqrt(number of scales), so every cell is a unit
-            vector and a dot product is a cosine.
+        features: `(D, *grid)` float32 on the CPU. When `normalized`, each scale's channels are
+            unit-norm per cell and the whole vector is divided by sqrt(number of scales), so
+            every cell is a unit vector and a dot product is a cosine; otherwise they are the
+            encoder's raw features (averaged where tiles overlap).
         grid_to_world: `(S + 1, S + 1)` matrix from grid cell index to RAS mm (cell centres).
             The grid is `ceil(size_vox / grid_stride_vox)`, so the last cell per axis may reach
             past the volume's edge (its outside part was read as background padding).
         grid_stride_vox: cell size in voxels (the same on every axis).
         scale_channels: channels of each scale's block in `features`, in order.
         scale_strides: encoder stride (voxels) of each scale's source map.
+        normalized: whether `features` are normalised per scale (see above).
     """
 
     features: torch.Tensor
@@ -48,6 +50,7 @@ class DenseFeatures:
     grid_stride_vox: int
     scale_channels: tuple[int, ...]
     scale_strides: tuple[int, ...]
+    normalized: bool = True
 
     @property
     def spatial_dims(self) -> int:
@@ -80,13 +83,14 @@ class DenseFeatures:
 
     def sample(self, points_mm: np.ndarray) -> torch.Tensor:
         """Embeddings at world points by (bi/tri)linear interpolation between cell centres
-        (clamped at the grid border), each scale re-normalised as in `features`.
+        (clamped at the grid border), each scale re-normalised as in `features` when
+        `normalized`.
 
         Args:
             points_mm: `(N, S)` RAS mm.
 
         Returns:
-            `(N, D)` float32 unit vectors on the CPU.
+            `(N, D)` float32 on the CPU (unit vectors when `normalized`).
         """
         index = torch.as_tensor(self.world_to_grid(points_mm), dtype=torch.float32)  # (N, S)
         size = torch.tensor(self.grid_size, dtype=torch.float32)
@@ -98,7 +102,8 @@ class DenseFeatures:
         values = F.grid_sample(
             self.features[None], grid, mode="bilinear", padding_mode="border", align_corners=True
         )  # (1, D, N, 1[, 1])
-        return normalise_scales(values.reshape(values.shape[1], -1).T, self.scale_channels)
+        vectors = values.reshape(values.shape[1], -1).T  # (N, D)
+        return normalise_scales(vectors, self.scale_channels) if self.normalized else vectors
 
 
 def normalise_scales(vectors: torch.Tensor, scale_channels: Sequence[int]) -> torch.Tensor:
@@ -125,6 +130,7 @@ def extract_dense_features(
     grid_stride_vox: int | None = None,
     tile_vox: int | Sequence[int] = 64,
     batch_size: int = 2,
+    normalize: bool = True,
     device: str | torch.device = "cpu",
 ) -> DenseFeatures:
     """Dense multi-scale embeddings of a whole volume, from batched tiles.
@@ -150,6 +156,8 @@ def extract_dense_features(
         tile_vox: tile side(s) in voxels; multiples of the encoder's `min_input_multiple`, the
             grid stride and every chosen stride.
         batch_size: tiles per forward pass.
+        normalize: normalise per scale and cell (for cosine matching); False keeps the raw
+            features, e.g. to average them into a pooled embedding.
         device: where the encoder runs.
 
     Returns:
@@ -196,11 +204,14 @@ def extract_dense_features(
                 _to_grid(maps[i].float(), source, stride, tile_cells, encoder)
                 for i, source in zip(chosen, strides, strict=True)
             ]
-            tile_features = torch.cat([F.normalize(b, dim=1) for b in blocks], dim=1)
+            if normalize:
+                blocks = [F.normalize(block, dim=1) for block in blocks]
+            tile_features = torch.cat(blocks, dim=1)
             _accumulate(total, count, tile_features, corners)
     mean = total / count.clamp_min(1)  # (D, *grid)
-    flat = normalise_scales(mean.flatten(1).T, channels)  # (N, D)
-    features = flat.T.reshape(-1, *grid).cpu().contiguous()
+    if normalize:
+        mean = normalise_scales(mean.flatten(1).T, channels).T.reshape(-1, *grid)  # (D, *grid)
+    features = mean.cpu().contiguous()
     to_voxel = np.eye(dims + 1)
     to_voxel[:dims, :dims] *= stride
     to_voxel[:dims, dims] = (stride - 1) / 2
@@ -210,6 +221,7 @@ def extract_dense_features(
         grid_stride_vox=stride,
         scale_channels=channels,
         scale_strides=strides,
+        normalized=normalize,
     )
 
 

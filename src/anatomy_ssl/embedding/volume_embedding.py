@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from anatomy_ssl.embedding.volume_tiling import covering_tile_starts
+from anatomy_ssl.embedding.dense_feature_extraction import extract_dense_features
 from anatomy_ssl.models import Encoder
 from anatomy_ssl.preprocess import CachedVolume
 
@@ -17,9 +17,9 @@ class VolumeEmbedding:
     """Encoder output for one cached volume.
 
     Attributes:
-        embedding: `(D,)` mean of the coarsest feature map over every tile.
+        embedding: `(D,)` mean of the coarsest feature map over the volume, each cell once.
         dense: `(D, *grid)` coarsest features stitched over the volume (grid = size / stride,
-            rounded up), or None.
+            rounded up; overlapping tiles averaged), or None.
     """
 
     embedding: np.ndarray
@@ -35,48 +35,32 @@ def embed_volume(
     dense: bool = False,
     device: str | torch.device = "cpu",
 ) -> VolumeEmbedding:
-    """Run `encoder` over tiles covering `volume` (batched) and pool.
+    """Run `encoder` over tiles covering `volume` (batched) and pool its coarsest map.
+
+    The coarsest map is stitched over the whole volume first (tiles start on multiples of its
+    stride, so cells line up across tiles), then averaged: unlike a mean over tiles, this
+    counts every cell once however the tiles overlap.
 
     Args:
-        encoder: in eval mode, on `device`.
+        encoder: the encoder (evaluated in eval mode; its mode is restored).
         volume: a cache entry.
-        tile_vox: tile side in voxels (a multiple of the encoder's `min_input_multiple`).
+        tile_vox: tile side in voxels (a multiple of the encoder's `min_input_multiple` and of
+            its coarsest stride).
         batch_size: tiles per forward pass.
         dense: also return the stitched coarsest feature map.
         device: where to run.
     """
-    multiple = max(encoder.min_input_multiple, 1)
-    if tile_vox % multiple:
-        raise ValueError(f"tile size {tile_vox} must be a multiple of {multiple} for this encoder")
-    tile = (tile_vox,) * volume.spatial_dims
-    starts = covering_tile_starts(volume.size_vox, tile)  # (T, S)
-    stride = encoder.strides[-1]
-    grid = tuple(-(-size // stride) for size in volume.size_vox)
-    dense_map = np.zeros((encoder.embed_dim, *grid), dtype=np.float32) if dense else None
-    total = np.zeros(encoder.embed_dim, dtype=np.float64)
-    count = 0
-    with torch.inference_mode():
-        for first in range(0, len(starts), batch_size):
-            chunk = starts[first : first + batch_size]
-            crops = volume.crops(chunk, tile, with_label=False).image  # (b, C, *tile)
-            images = torch.from_numpy(np.ascontiguousarray(crops, dtype=np.float32)).to(device)
-            features = encoder.forward_features(images)[-1].float().cpu().numpy()  # (b, D, *g)
-            total += features.sum(axis=tuple(range(2, features.ndim))).sum(axis=0)
-            count += features[0, 0].size * len(features)
-            if dense_map is not None:
-                _paste(dense_map, features, chunk // stride)
-    return VolumeEmbedding(embedding=(total / count).astype(np.float32), dense=dense_map)
-
-
-def _paste(dense_map: np.ndarray, features: np.ndarray, corners: np.ndarray) -> None:
-    """Write each tile's `(D, *g)` features at its grid corner (clipped at the far border)."""
-    for tile_features, corner in zip(features, corners, strict=True):
-        corner = np.maximum(corner, 0)
-        region = tuple(
-            slice(int(c), min(int(c) + g, limit))
-            for c, g, limit in zip(
-                corner, tile_features.shape[1:], dense_map.shape[1:], strict=True
-            )
-        )
-        extent = tuple(slice(0, r.stop - r.start) for r in region)
-        dense_map[(slice(None), *region)] = tile_features[(slice(None), *extent)]
+    stitched = extract_dense_features(
+        encoder,
+        volume,
+        scales=(-1,),
+        grid_stride_vox=encoder.strides[-1],
+        tile_vox=tile_vox,
+        batch_size=batch_size,
+        normalize=False,
+        device=device,
+    ).features.numpy()  # (D, *grid)
+    embedding = stitched.reshape(len(stitched), -1).mean(axis=1, dtype=np.float64)
+    return VolumeEmbedding(
+        embedding=embedding.astype(np.float32), dense=stitched if dense else None
+    )

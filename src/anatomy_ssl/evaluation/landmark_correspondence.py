@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
-from anatomy_ssl.evaluation.dense_feature_extraction import DenseFeatures, extract_dense_features
+from anatomy_ssl.embedding.dense_feature_extraction import DenseFeatures, extract_dense_features
 from anatomy_ssl.models import Encoder
 from anatomy_ssl.preprocess import CachedVolume
 

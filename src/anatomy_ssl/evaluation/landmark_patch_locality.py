@@ -20,7 +20,7 @@ import torch
 from numpy.typing import ArrayLike
 from sklearn.metrics import silhouette_score
 
-from anatomy_ssl.evaluation.dense_feature_extraction import (
+from anatomy_ssl.embedding.dense_feature_extraction import (
     check_encoder_matches,
     pooled_crop_embeddings,
 )

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from numpy.typing import ArrayLike
 
-from anatomy_ssl.evaluation.dense_feature_extraction import (
+from anatomy_ssl.embedding.dense_feature_extraction import (
     check_encoder_matches,
     pooled_crop_embeddings,
 )
