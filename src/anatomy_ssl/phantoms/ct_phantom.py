@@ -6,9 +6,9 @@ import functools
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from anatomy_ssl.manifests import Manifest
+from anatomy_ssl.phantoms.ct_appearance import LAA_THRESHOLD_HU, ct_appearance, lobe_voxel_counts
 from anatomy_ssl.phantoms.emphysema_model import emphysema_mask
 from anatomy_ssl.phantoms.phantom_dataset_writer import generate_subjects, write_phantom_dataset
 from anatomy_ssl.phantoms.phantom_subject import PhantomSubject
@@ -17,7 +17,6 @@ from anatomy_ssl.phantoms.torso_geometry import TemplateWindow, TorsoShapes, pai
 from anatomy_ssl.phantoms.torso_hierarchy import (
     LOBES,
     PART_ID,
-    PARTS,
     hierarchy_description,
     organ_map,
 )
@@ -29,50 +28,16 @@ from anatomy_ssl.phantoms.torso_parameters import (
     sample_torso_parameters,
 )
 
-AIR_HU, FAT_HU, SOFT_TISSUE_HU = -1000.0, -100.0, 45.0
-LUNG_HU, EMPHYSEMA_HU, NODULE_HU = -860.0, -995.0, 40.0
-#: Low-attenuation threshold of the clinical emphysema score (LAA-950, as in clinical CT).
-LAA_THRESHOLD_HU = -950.0
 
-
-def _part_hu_table() -> np.ndarray:
-    """Mean HU of each level-2 part (index = label value; 0 = other soft tissue)."""
-    by_prefix = [
-        ("vertebra_", 330.0),
-        ("disc_", 85.0),
-        ("right_rib", 480.0),
-        ("left_rib", 480.0),
-        ("right_clavicle", 520.0),
-        ("left_clavicle", 520.0),
-        ("trachea", -990.0),
-        ("right_main_bronchus", -990.0),
-        ("left_main_bronchus", -990.0),
-        ("right_pulmonary_vessels", 40.0),
-        ("left_pulmonary_vessels", 40.0),
-        ("right_atrium", 38.0),
-        ("right_ventricle", 42.0),
-        ("left_atrium", 40.0),
-        ("left_ventricle", 48.0),
-        ("aorta", 45.0),
-        ("liver", 62.0),
-        ("spleen", 50.0),
-        ("stomach", 22.0),
-        ("right_kidney_cortex", 38.0),
-        ("right_kidney_medulla", 28.0),
-        ("left_kidney_cortex", 38.0),
-        ("left_kidney_medulla", 28.0),
-    ]
-    table = np.full(len(PARTS) + 1, SOFT_TISSUE_HU, dtype=np.float32)
-    for name in PARTS:
-        if name in LOBES:
-            table[PART_ID[name]] = LUNG_HU
-        for prefix, hu in by_prefix:
-            if name.startswith(prefix):
-                table[PART_ID[name]] = hu
+def _part_flags(names: list[str]) -> np.ndarray:
+    """`(256,)` bool lookup table: is a level-2 label value one of `names`?"""
+    table = np.zeros(256, dtype=bool)
+    table[[PART_ID[name] for name in names]] = True
     return table
 
 
-PART_HU = _part_hu_table()
+_IS_LOBE = _part_flags(list(LOBES))
+_IS_LOWER_LOBE = _part_flags(["right_lower_lobe", "left_lower_lobe"])
 
 
 def subject_grid(params: TorsoParameters, size: tuple[int, int, int]) -> np.ndarray:
@@ -108,35 +73,38 @@ def make_ct_phantom_subject(
     rng = np.random.default_rng([seed, index, 1])  # appearance randomness, separate stream
     shapes = TorsoShapes.for_subject(params)
 
-    # Template coordinates of every voxel: T(x) = x / scale + u(x).
+    # Template coordinates of every voxel: T(x) = x / scale + u(x), one contiguous array per axis.
     axes = [affine[a, a] * np.arange(size[a], dtype=np.float32) + affine[a, 3] for a in range(3)]
-    world = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)  # (X, Y, Z, 3)
-    template = world / params.scale.astype(np.float32) + params.displacement(world)
-    del world
-    p = (template[..., 0], template[..., 1], template[..., 2])
+    displacement = params.displacement.on_grid((axes[0], axes[1], axes[2]))
+    scale = params.scale.astype(np.float32)
+    p = tuple(
+        (axes[a] / scale[a]).reshape([-1 if b == a else 1 for b in range(3)]) + displacement[a]
+        for a in range(3)
+    )
+    del displacement
     margin = float(np.abs(params.displacement.amplitudes_mm).sum(axis=1).max())
     window = TemplateWindow((axes[0], axes[1], axes[2]), params.scale, margin)
     parts, body, inner = paint_parts(p, shapes, window)
 
     # Nodules: soft-tissue spheres inside the lung parenchyma (they keep their lobe label).
-    lobe_ids = np.array([PART_ID[name] for name in LOBES])
-    parenchyma = np.isin(parts, lobe_ids)
+    parenchyma = _IS_LOBE[parts]
     nodule = np.zeros(size, dtype=bool)
     for centre, radius in zip(params.nodule_centres_mm, params.nodule_radii_mm, strict=True):
-        nodule |= np.sum((template - centre.astype(np.float32)) ** 2, axis=-1) <= radius**2
+        region = window(centre - radius, centre + radius)
+        points = np.stack([a[region] for a in p], axis=-1)
+        nodule[region] |= np.sum((points - centre.astype(np.float32)) ** 2, axis=-1) <= radius**2
     nodule &= parenchyma
-    lower = np.isin(parts, [PART_ID["right_lower_lobe"], PART_ID["left_lower_lobe"]])
     spacing = (affine[0, 0], affine[1, 1], affine[2, 2])
     emphysema = emphysema_mask(
         parenchyma & ~nodule,
-        lower,
+        _IS_LOWER_LOBE[parts],
         p[2],
         subtype=params.subtype,
         severity=params.severity,
         spacing_mm=spacing,
         rng=rng,
     )
-    image = _ct_appearance(params, parts, body, body & ~inner, p, emphysema, nodule, rng)
+    image = ct_appearance(params, parts, body, body & ~inner, p[2], emphysema, nodule, rng)
     landmarks = {
         name: tuple(float(c) for c in point)
         for name, point in zip(
@@ -160,35 +128,6 @@ def make_ct_phantom_subject(
     )
 
 
-def _ct_appearance(
-    params: TorsoParameters,
-    parts: np.ndarray,
-    body: np.ndarray,
-    fat_rim: np.ndarray,
-    p: tuple[np.ndarray, ...],
-    emphysema: np.ndarray,
-    nodule: np.ndarray,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """HU image: tissue means + texture + disease, then scanner blur, correlated noise, offset."""
-    image = PART_HU[parts]
-    image[fat_rim & (parts == 0)] = FAT_HU
-    image[~body] = AIR_HU
-    stomach = parts == PART_ID["stomach"]
-    gas_level = np.percentile(p[2][stomach], 75) if stomach.any() else np.inf
-    image[stomach & (p[2] > gas_level)] = -950.0
-    texture = ndimage.gaussian_filter(rng.standard_normal(parts.shape, dtype=np.float32), 1.5)
-    texture *= np.float32(1.0 / max(float(texture.std()), 1e-6))
-    image += np.where(image < -500, 25.0, 12.0).astype(np.float32) * texture * body
-    image[emphysema] = EMPHYSEMA_HU
-    image[nodule] = NODULE_HU
-    thickness = params.blur_vox * params.slice_spacing_factor
-    image = ndimage.gaussian_filter(image, (params.blur_vox, params.blur_vox, thickness))
-    noise = ndimage.gaussian_filter(rng.standard_normal(parts.shape, dtype=np.float32), 0.7)
-    noise *= np.float32(params.noise_hu / max(float(noise.std()), 1e-6))
-    return np.clip(image + noise + params.hu_offset, -1024, 3071).astype(np.float32)
-
-
 def _clinical(
     params: TorsoParameters,
     parts: np.ndarray,
@@ -207,11 +146,8 @@ def _clinical(
         "nodule_count": nodule_count,
         "nodule_max_diameter_mm": round(2 * float(np.max(params.nodule_radii_mm, initial=0)), 1),
     }
-    low_attenuation = image < LAA_THRESHOLD_HU
     lung_voxels = low_voxels = 0
-    for lobe in LOBES:
-        in_lobe = parts == PART_ID[lobe]
-        voxels, low = int(in_lobe.sum()), int((low_attenuation & in_lobe).sum())
+    for lobe, (voxels, low) in lobe_voxel_counts(parts, image < LAA_THRESHOLD_HU).items():
         lung_voxels, low_voxels = lung_voxels + voxels, low_voxels + low
         clinical[f"percent_emphysema_{lobe}"] = round(100.0 * low / max(voxels, 1), 3)
     clinical["percent_emphysema"] = round(100.0 * low_voxels / max(lung_voxels, 1), 3)

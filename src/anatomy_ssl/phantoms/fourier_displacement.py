@@ -74,6 +74,38 @@ class FourierDisplacement:
                 )
         return out
 
+    def on_grid(
+        self, axes: tuple[np.ndarray, np.ndarray, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Displacement components on the grid `axes[0] x axes[1] x axes[2]` (mm).
+
+        Equals `self(grid)` on the meshgrid of the axes bit for bit (same float32 operations in
+        the same order), but builds each phase from a 2D (x, y) plane plus a 1D z term instead
+        of a `(..., 3)` point array, and writes three contiguous arrays.
+
+        Args:
+            axes: per axis, `(n_a,)` coordinates in mm.
+
+        Returns:
+            Three `(n_0, n_1, n_2)` float32 arrays: u_x, u_y, u_z.
+        """
+        x, y, z = (np.asarray(a).astype(np.float32) for a in axes)
+        shape = (x.size, y.size, z.size)
+        angle = np.empty(shape, dtype=np.float32)  # reused by every mode
+        components = []
+        for component in range(3):
+            total = np.zeros(shape, dtype=np.float32)
+            for mode in range(self.amplitudes_mm.shape[1]):
+                k = self.wavevectors[component, mode].astype(np.float32)
+                plane = x[:, None] * k[0] + y[None, :] * k[1]
+                np.add(plane[:, :, None], (z * k[2])[None, None, :], out=angle)
+                angle += np.float32(self.phases[component, mode])
+                np.sin(angle, out=angle)
+                angle *= np.float32(self.amplitudes_mm[component, mode])
+                total += angle
+            components.append(total)
+        return components[0], components[1], components[2]
+
     def solve_points(
         self, targets: np.ndarray, transform_scale: np.ndarray, transform_offset: np.ndarray
     ) -> np.ndarray:

@@ -5,10 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from anatomy_ssl.phantoms.phantom_subject import PhantomSubject
@@ -38,6 +34,13 @@ def save_montage(
     lungs of the CT phantom). Slices are shown at their physical aspect ratio (anisotropic voxels
     are not distorted).
     """
+    # Imported here, not at module level: importing pyplot takes most of a second, and every
+    # phantom worker process imports this package without ever drawing.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     path = Path(path)
     figure, axes = plt.subplots(len(subjects), 3, figsize=(10, 3.4 * len(subjects)), squeeze=False)
     for row, subject in zip(axes, subjects, strict=True):

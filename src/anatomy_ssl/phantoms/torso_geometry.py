@@ -150,16 +150,55 @@ def _vessel_tree(hilum: np.ndarray, side: float) -> list[tuple[np.ndarray, np.nd
     return segments
 
 
-def body_mask(p: tuple[np.ndarray, ...], shapes: TorsoShapes) -> tuple[np.ndarray, np.ndarray]:
-    """(body, inside the fat rim) masks; the neck narrows above the shoulders."""
+#: Template-space box (mm) that holds the whole body: widest and deepest below the neck, and
+#: the z limits of `body_mask`.
+BODY_BOX = (np.array([-165.0, -115.0, -330.0]), np.array([165.0, 115.0, 240.0]))
+#: Where the body narrows into the neck (template z from NECK_Z up to the top of `BODY_BOX`).
+NECK_Z, NECK_LENGTH = 150.0, 45.0
+NECK_BOX = (np.array([-165.0, -115.0, NECK_Z]), BODY_BOX[1])
+
+
+def body_mask(
+    p: tuple[np.ndarray, ...], shapes: TorsoShapes, window: TemplateWindow | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(body, inside the fat rim) masks; the neck narrows above the shoulders.
+
+    With a `window`, the shape is evaluated only in the voxels that can hold `BODY_BOX` (the
+    rest is air), and the narrowing only in those that can hold `NECK_BOX` (below it the
+    narrowing is zero): the masks are the same.
+    """
+    if window is None:
+        return _body_and_interior(p, shapes.fat_mm, neck=True)
+    body, inner = (np.zeros(p[0].shape, dtype=bool) for _ in range(2))
+    for box, neck in ((BODY_BOX, False), (NECK_BOX, True)):
+        region = window(*box)
+        body[region], inner[region] = _body_and_interior(
+            tuple(a[region] for a in p), shapes.fat_mm, neck=neck
+        )
+    return body, inner
+
+
+def _body_and_interior(
+    p: tuple[np.ndarray, ...], fat_mm: float, *, neck: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """`body_mask` at points `p`. `neck=False` drops the narrowing: exact (same bits) at points
+    with z <= NECK_Z, where the narrowing is zero, and at z >= 240, where there is no body."""
     x, y, z = p
-    taper = np.clip((z - 150.0) / 45.0, 0.0, 1.0)
-    half_width = 165.0 - 95.0 * taper
-    half_depth = 115.0 - 50.0 * taper
+    half_width: np.ndarray | float
+    half_depth: np.ndarray | float
+    inner_width: np.ndarray | float
+    inner_depth: np.ndarray | float
+    if neck:
+        taper = np.clip((z - NECK_Z) / NECK_LENGTH, 0.0, 1.0)
+        half_width = 165.0 - 95.0 * taper
+        half_depth = 115.0 - 50.0 * taper
+        inner_width = np.maximum(half_width - fat_mm, 10.0)
+        inner_depth = np.maximum(half_depth - fat_mm, 10.0)
+    else:
+        half_width, half_depth = 165.0, 115.0
+        inner_width, inner_depth = max(165.0 - fat_mm, 10.0), max(115.0 - fat_mm, 10.0)
     radial = (x / half_width) ** 2 + (y / half_depth) ** 2
     body = (radial <= 1.0) & (z > -330) & (z < 240)
-    inner_width = np.maximum(half_width - shapes.fat_mm, 10.0)
-    inner_depth = np.maximum(half_depth - shapes.fat_mm, 10.0)
     inner = ((x / inner_width) ** 2 + (y / inner_depth) ** 2 <= 1.0) & body
     return body, inner
 
@@ -175,7 +214,7 @@ def paint_parts(
     its `window`.
     """
     x, y, z = p
-    body, inner = body_mask(p, shapes)
+    body, inner = body_mask(p, shapes, window)
     parts = np.zeros(x.shape, dtype=np.uint8)
 
     def box(
@@ -259,7 +298,10 @@ def paint_parts(
         np.array([45.0, SPINE_AXIS[1] + 35.0, SPINE_TOP]),
     )
     _paint_spine(tuple(a[spine_region] for a in p), parts[spine_region], inner[spine_region])
-    _paint_ribs(p, parts, inner, shapes.fat_mm)
+    rib_region = window(*rib_box(shapes.fat_mm))
+    _paint_ribs(
+        tuple(a[rib_region] for a in p), parts[rib_region], inner[rib_region], shapes.fat_mm
+    )
     for side, sign in (("right", 1.0), ("left", -1.0)):
         tube(
             np.array([[sign * 25.0, 55.0, 172.0], [sign * 150.0, 5.0, 188.0]]),
@@ -301,30 +343,43 @@ def rib_height_offset(angle: np.ndarray) -> np.ndarray:
     return 45.0 * (angle + 1.35) / 2.35
 
 
+def rib_box(fat_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Template-space box (mm) that holds every rib voxel of `_paint_ribs`, with 1 mm to spare:
+    the shell `|radial - 1| < 0.05`, rib centres 0..11 within 6 mm, descending up to 45 mm."""
+    half_width = 1.05 * (165.0 - fat_mm) * 0.9 + 1.0
+    half_depth = 1.05 * (115.0 - fat_mm) * 0.85 + 1.0
+    top_centre = SPINE_TOP - SPINE_PITCH * VERTEBRA_FRACTION / 2
+    low = np.array([-half_width, -half_depth - 10.0, top_centre - 11 * SPINE_PITCH - 6.0 - 46.0])
+    high = np.array([half_width, half_depth - 10.0, top_centre + 7.0])
+    return low, high
+
+
 def _paint_ribs(
     p: tuple[np.ndarray, ...], parts: np.ndarray, inner: np.ndarray, fat_mm: float
 ) -> None:
     """Twelve rib pairs on an elliptic shell just inside the body wall (under the fat), sloping
-    down anteriorly; rib k leaves the spine at the height of vertebra T(k+1)."""
+    down anteriorly; rib k leaves the spine at the height of vertebra T(k+1).
+
+    Angles and heights are computed only at the voxels of the shell (inside the body), where a
+    rib can be.
+    """
     x, y, z = p
     ring_y = y + 10.0
     radial = np.sqrt(
         (x / ((165.0 - fat_mm) * 0.9)) ** 2 + (ring_y / ((115.0 - fat_mm) * 0.85)) ** 2
     )
+    shell = (np.abs(radial - 1.0) < 0.05) & inner
+    x, ring_y, z = x[shell], ring_y[shell], z[shell]
     angle = np.arctan2(ring_y, np.abs(x))
     z_rel = z + rib_height_offset(angle)
     rib = np.rint((SPINE_TOP - SPINE_PITCH * VERTEBRA_FRACTION / 2 - z_rel) / SPINE_PITCH)
     rib = rib.astype(np.int32)
     centre = SPINE_TOP - SPINE_PITCH * VERTEBRA_FRACTION / 2 - rib * SPINE_PITCH
     on_rib = (
-        (np.abs(radial - 1.0) < 0.05)
-        & (np.abs(z_rel - centre) < 6.0)
-        & (angle > -1.35)
-        & (angle < 1.0)
-        & (rib >= 0)
-        & (rib < 12)
-        & inner
+        (np.abs(z_rel - centre) < 6.0) & (angle > -1.35) & (angle < 1.0) & (rib >= 0) & (rib < 12)
     )
     right_ids = np.array([PART_ID[f"right_rib_{i}"] for i in range(1, 13)], dtype=np.uint8)
     left_ids = np.array([PART_ID[f"left_rib_{i}"] for i in range(1, 13)], dtype=np.uint8)
-    parts[on_rib] = np.where(x[on_rib] > 0, right_ids[rib[on_rib]], left_ids[rib[on_rib]])
+    shell_parts = parts[shell]
+    shell_parts[on_rib] = np.where(x[on_rib] > 0, right_ids[rib[on_rib]], left_ids[rib[on_rib]])
+    parts[shell] = shell_parts
