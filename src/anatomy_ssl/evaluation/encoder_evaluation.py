@@ -1,0 +1,107 @@
+"""Evaluate one exported encoder on one dataset with some protocols; write the records.
+
+The entry point of `anatomy-ssl evaluate` and of each (method, dataset) cell of a benchmark
+suite. It needs nothing but the export folder: the card says how to rebuild the encoder and how
+to preprocess the data, so encoders trained elsewhere are evaluated the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from anatomy_ssl.evaluation.evaluation_dataset import load_evaluation_dataset
+from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord, write_record
+from anatomy_ssl.evaluation.protocol_registry import parse_settings, run_protocol
+from anatomy_ssl.export import load_encoder, read_card
+from anatomy_ssl.preprocess import PreprocessSpec
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_encoder(
+    encoder_dir: str | Path,
+    data: str | Path,
+    records_dir: str | Path,
+    *,
+    protocols: Sequence[str],
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+    method: str | None = None,
+    dataset_name: str | None = None,
+    label_set: str | None = None,
+    cache_dir: str | Path | None = None,
+    device: str = "cpu",
+    workers: int = 1,
+    skip_done: bool = True,
+    progress: bool = True,
+) -> list[EvaluationRecord]:
+    """Run `protocols` for the encoder in `encoder_dir` on `data` and write one record per seed.
+
+    Args:
+        encoder_dir: an export folder (`encoder.safetensors` + `card.json`).
+        data: a built-in dataset folder or a manifest (see `load_evaluation_dataset`).
+        records_dir: records go to `<records_dir>/<dataset>/<method>/<protocol>-seed<k>.json`.
+        protocols: protocol names, run in this order.
+        settings: protocol name -> its settings (defaults otherwise).
+        method: label in the records (default: the card's method).
+        dataset_name: dataset label (default: the data folder's name).
+        label_set: a label set of a built-in folder (e.g. "level2").
+        cache_dir: where the data is preprocessed (default `<records_dir>/../cache`).
+        device: "cpu" or "cuda".
+        workers: preprocessing processes.
+        skip_done: a protocol whose records all exist is not run again (resumable suites).
+        progress: progress bars.
+
+    Returns:
+        The records written by this call.
+    """
+    encoder_dir, records_dir = Path(encoder_dir), Path(records_dir)
+    settings = settings or {}
+    parsed = {name: parse_settings(name, settings.get(name)) for name in protocols}  # fail early
+    card = read_card(encoder_dir)
+    label = method or str(card.get("method", "encoder"))
+    spec = PreprocessSpec.from_dict(card["preprocess"], source=str(encoder_dir / "card.json"))
+    dataset = load_evaluation_dataset(
+        data,
+        spec,
+        Path(cache_dir) if cache_dir else records_dir.parent / "cache",
+        label_set=label_set,
+        name=dataset_name,
+        workers=workers,
+        progress=progress,
+    )
+    encoder = load_encoder(encoder_dir, device=device)
+    encoder_info = {
+        "folder": str(encoder_dir),
+        "name": card["encoder"].get("name"),
+        "method": card.get("method"),
+        "step": card.get("step"),
+        "preprocess_hash": card.get("preprocess_hash"),
+    }
+    written: list[EvaluationRecord] = []
+    for protocol in protocols:
+        seeds = getattr(parsed[protocol], "seeds", (0,))
+        done = all(
+            (records_dir / dataset.name / label / f"{protocol}-seed{seed}.json").is_file()
+            for seed in seeds
+        )
+        if skip_done and done:
+            log.info("%s / %s / %s: records exist, skipped", dataset.name, label, protocol)
+            continue
+        records = run_protocol(
+            protocol,
+            encoder,
+            dataset,
+            method=label,
+            settings=settings.get(protocol),
+            encoder_info=encoder_info,
+            artifacts_dir=records_dir / dataset.name / label,
+            device=device,
+            progress=progress,
+        )
+        for record in records:
+            write_record(record, records_dir)
+        written.extend(records)
+    return written

@@ -1,0 +1,523 @@
+"""Few-shot segmentation (BENCHMARK.md protocols 1 and 5): the grid of k x seeds x modes.
+
+For every k (labeled training subjects), seed and mode ("finetune", "frozen"), a network is
+trained from the encoder on the seed's k-subset (`few_shot_subsets`) and scored by Dice per
+structure on one fixed held-out test set. `summarize_few_shot` gives the mean over seeds with a
+95% bootstrap interval per (mode, k), `label_efficiency_curve` the Dice-vs-k line of protocol 5,
+and `compare_few_shot` a method against a baseline (e.g. scratch) on paired runs.
+`few_shot_outcomes` packs the runs per seed into the fields of the project's `EvaluationRecord`
+(and `few_shot_records_from_evaluation` unpacks them for reports).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from anatomy_ssl.evaluation.bootstrap_interval import (
+    DEFAULT_RESAMPLES,
+    PairedComparison,
+    bootstrap_interval,
+    paired_comparison,
+)
+from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord
+from anatomy_ssl.evaluation.few_shot_subsets import ALL, few_shot_subsets
+from anatomy_ssl.evaluation.segmentation_finetuning import (
+    MODES,
+    FineTunedSegmenter,
+    finetune_segmentation,
+    fit_to_multiple,
+)
+from anatomy_ssl.evaluation.segmentation_scoring import score_volumes
+from anatomy_ssl.models import Encoder
+from anatomy_ssl.preprocess import CachedVolume
+
+DEFAULT_K_VALUES: tuple[int | str, ...] = (1, 2, 5, 10, ALL)
+DEFAULT_SEEDS = (0, 1, 2)
+PROTOCOL = "few_shot_segmentation"
+
+
+@dataclass(frozen=True)
+class FewShotRecord:
+    """One trained-and-scored run.
+
+    Attributes:
+        k: labeled training subjects used.
+        seed: the run's seed (chooses the k-subset, initialisation and crops).
+        mode: "finetune" or "frozen".
+        train_subjects: the k subject ids (sorted).
+        test_subjects: the test subject ids, in the order of `dice_per_volume` rows.
+        structure_labels: `(K,)` label values scored (1..num_classes-1).
+        dice: `(K,)` Dice per structure, mean over the test volumes that contain it (NaN if none).
+        dice_per_volume: `(V, K)` Dice per test volume and structure (NaN where absent).
+        mean_dice: mean of `dice` over structures, NaN left out.
+        steps: optimizer steps trained.
+        train_seconds: wall time of training.
+    """
+
+    k: int
+    seed: int
+    mode: str
+    train_subjects: tuple[str, ...]
+    test_subjects: tuple[str, ...]
+    structure_labels: tuple[int, ...]
+    dice: np.ndarray
+    dice_per_volume: np.ndarray
+    mean_dice: float
+    steps: int
+    train_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (arrays as lists, NaN as None)."""
+        return {
+            "k": self.k,
+            "seed": self.seed,
+            "mode": self.mode,
+            "train_subjects": list(self.train_subjects),
+            "test_subjects": list(self.test_subjects),
+            "structure_labels": list(self.structure_labels),
+            "dice": _json_floats(self.dice),
+            "dice_per_volume": [_json_floats(row) for row in self.dice_per_volume],
+            "mean_dice": _json_float(self.mean_dice),
+            "steps": self.steps,
+            "train_seconds": self.train_seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FewShotRecord:
+        """Inverse of `to_dict`."""
+        labels = tuple(int(label) for label in data["structure_labels"])
+        per_volume = _array(data["dice_per_volume"]).reshape(-1, len(labels))
+        return cls(
+            k=int(data["k"]),
+            seed=int(data["seed"]),
+            mode=str(data["mode"]),
+            train_subjects=tuple(data["train_subjects"]),
+            test_subjects=tuple(data["test_subjects"]),
+            structure_labels=labels,
+            dice=_array(data["dice"]),
+            dice_per_volume=per_volume,
+            mean_dice=float("nan") if data["mean_dice"] is None else float(data["mean_dice"]),
+            steps=int(data["steps"]),
+            train_seconds=float(data["train_seconds"]),
+        )
+
+
+@dataclass(frozen=True)
+class FewShotSummary:
+    """Runs of one (mode, k) over seeds.
+
+    Attributes:
+        mode: "finetune" or "frozen".
+        k: labeled training subjects.
+        num_runs: seeds summarized.
+        mean_dice: mean over seeds of each run's mean Dice.
+        ci_low: lower end of its percentile bootstrap interval (over seeds).
+        ci_high: upper end.
+        confidence: coverage of the interval.
+        structure_labels: `(K,)` label values.
+        dice: `(K,)` per-structure Dice, mean over seeds (NaN left out).
+    """
+
+    mode: str
+    k: int
+    num_runs: int
+    mean_dice: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    structure_labels: tuple[int, ...]
+    dice: np.ndarray
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (arrays as lists, NaN as None)."""
+        return {
+            "mode": self.mode,
+            "k": self.k,
+            "num_runs": self.num_runs,
+            "mean_dice": _json_float(self.mean_dice),
+            "ci_low": _json_float(self.ci_low),
+            "ci_high": _json_float(self.ci_high),
+            "confidence": self.confidence,
+            "structure_labels": list(self.structure_labels),
+            "dice": _json_floats(self.dice),
+        }
+
+
+@dataclass(frozen=True)
+class LabelEfficiencyCurve:
+    """Dice against k for one mode (protocol 5): `(n,)` arrays in increasing k."""
+
+    mode: str
+    k: np.ndarray
+    mean_dice: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+
+
+def infer_num_classes(volumes: Sequence[CachedVolume]) -> int:
+    """1 + the largest label value in the volumes (from `meta["label_values"]` when recorded).
+
+    Raises:
+        ValueError: a volume without a label map, or no structure (only background).
+    """
+    largest = 0
+    for volume in volumes:
+        values = volume.meta.get("label_values")
+        if values is None:
+            label = volume.load_label()
+            if label is None:
+                raise ValueError(f"{volume!r} has no label map")
+            values = [int(label.max())] if label.size else [0]
+        largest = max(largest, *(int(value) for value in values), 0)
+    if largest < 1:
+        raise ValueError("the volumes have no labeled structure (only background)")
+    return largest + 1
+
+
+def run_few_shot_segmentation(
+    encoder: Encoder,
+    train_volumes: Sequence[CachedVolume],
+    test_volumes: Sequence[CachedVolume],
+    *,
+    k_values: Sequence[int | str] = DEFAULT_K_VALUES,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    modes: Sequence[str] = MODES,
+    num_classes: int | None = None,
+    steps: int,
+    crop_size_vox: int | Sequence[int],
+    batch_size: int = 2,
+    lr: float = 1e-2,
+    encoder_lr: float | None = None,
+    weight_decay: float = 1e-5,
+    foreground_fraction: float = 0.5,
+    window_vox: int | Sequence[int] | None = None,
+    sw_batch_size: int = 4,
+    overlap: float = 0.25,
+    device: str | torch.device = "cpu",
+    bf16: bool = False,
+    decoder_channels: Sequence[int] | None = None,
+    progress: bool = True,
+    on_run: Callable[[FewShotRecord, FineTunedSegmenter], None] | None = None,
+) -> list[FewShotRecord]:
+    """Train and score one network per (k, seed, mode); the encoder itself is never modified.
+
+    Args:
+        encoder: the encoder under evaluation (e.g. from `load_encoder`), or a fresh one for
+            the scratch baseline.
+        train_volumes: the labeled pool the k-subsets are drawn from (by subject).
+        test_volumes: the fixed held-out test set; no subject may also be in `train_volumes`.
+        k_values: subset sizes, positive integers or "all". Sizes above the number of training
+            subjects are skipped with a warning; sizes that coincide (10 and "all" with 10
+            subjects) run once.
+        seeds: one run per seed (>= 3 for an interval worth reading).
+        modes: "finetune" and/or "frozen".
+        num_classes: classes with background; default `infer_num_classes` of all volumes.
+        steps: optimizer steps per run.
+        crop_size_vox: training crop side or sizes (rounded up to the encoder's multiple).
+        batch_size: crops per step.
+        lr: peak learning rate of decoder / head.
+        encoder_lr: encoder learning rate in "finetune" (default `lr`).
+        weight_decay: AdamW weight decay.
+        foreground_fraction: probability that a crop is centred on a labeled voxel.
+        window_vox: sliding-window size (default: the crop size), rounded up likewise.
+        sw_batch_size: windows per forward pass at test time.
+        overlap: sliding-window overlap.
+        device: where to train and predict.
+        bf16: bfloat16 autocast (GPUs).
+        decoder_channels: U-Net decoder widths ("finetune").
+        progress: show a tqdm bar over runs.
+        on_run: called after each run with its record and trained network (e.g. to save a
+            segmentation overlay with `predict_label_map`); the network is dropped afterwards.
+
+    Returns:
+        One record per run, ordered by k, then seed, then mode.
+    """
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown:
+        raise ValueError(f"unknown mode(s) {unknown}; choose from {MODES}")
+    if not seeds:
+        raise ValueError("need at least one seed")
+    if not test_volumes:
+        raise ValueError("need at least one test volume")
+    train_ids = sorted({volume.subject_id for volume in train_volumes})
+    test_ids = tuple(volume.subject_id for volume in test_volumes)
+    leaked = sorted(set(train_ids) & set(test_ids))
+    if leaked:
+        raise ValueError(f"subjects in both the training pool and the test set: {leaked}")
+    classes = (
+        infer_num_classes([*train_volumes, *test_volumes]) if num_classes is None else num_classes
+    )
+    window = fit_to_multiple(
+        crop_size_vox if window_vox is None else window_vox,
+        spatial_dims=encoder.spatial_dims,
+        multiple=encoder.min_input_multiple,
+    )
+    usable = _usable_k_values(k_values, len(train_ids))
+    subsets = {seed: few_shot_subsets(train_ids, usable, seed=seed) for seed in seeds}
+    sizes = sorted(next(iter(subsets.values())))
+    labels = tuple(range(1, classes))
+    records = []
+    bar = tqdm(
+        total=len(sizes) * len(seeds) * len(modes),
+        desc="few-shot segmentation",
+        unit="run",
+        disable=not progress,
+    )
+    with bar:
+        for k in sizes:
+            for seed in seeds:
+                subjects = subsets[seed][k]
+                chosen = set(subjects)
+                volumes = [volume for volume in train_volumes if volume.subject_id in chosen]
+                for mode in modes:
+                    trained = finetune_segmentation(
+                        encoder,
+                        volumes,
+                        num_classes=classes,
+                        mode=mode,
+                        steps=steps,
+                        crop_size_vox=crop_size_vox,
+                        batch_size=batch_size,
+                        lr=lr,
+                        encoder_lr=encoder_lr,
+                        weight_decay=weight_decay,
+                        foreground_fraction=foreground_fraction,
+                        seed=seed,
+                        device=device,
+                        bf16=bf16,
+                        decoder_channels=decoder_channels,
+                    )
+                    per_volume = score_volumes(
+                        trained.network,
+                        test_volumes,
+                        num_classes=classes,
+                        window_vox=window,
+                        sw_batch_size=sw_batch_size,
+                        overlap=overlap,
+                        device=device,
+                        bf16=bf16,
+                    )  # (V, K)
+                    dice = _nanmean(per_volume, axis=0)  # (K,)
+                    record = FewShotRecord(
+                        k=k,
+                        seed=seed,
+                        mode=mode,
+                        train_subjects=subjects,
+                        test_subjects=test_ids,
+                        structure_labels=labels,
+                        dice=dice,
+                        dice_per_volume=per_volume,
+                        mean_dice=float(_nanmean(dice, axis=0)),
+                        steps=steps,
+                        train_seconds=trained.train_seconds,
+                    )
+                    records.append(record)
+                    if on_run is not None:
+                        on_run(record, trained)
+                    bar.set_postfix(k=k, seed=seed, mode=mode, dice=f"{record.mean_dice:.3f}")
+                    bar.update()
+                    del trained  # free the network before the next run
+    return records
+
+
+def summarize_few_shot(
+    records: Sequence[FewShotRecord],
+    *,
+    confidence: float = 0.95,
+    num_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> list[FewShotSummary]:
+    """Mean Dice over seeds with a percentile bootstrap interval, per (mode, k).
+
+    Args:
+        records: runs (e.g. from `run_few_shot_segmentation`) of one encoder and dataset.
+        confidence: interval coverage.
+        num_resamples: bootstrap resamples.
+        seed: bootstrap generator seed.
+
+    Returns:
+        One summary per (mode, k), sorted by mode then k.
+    """
+    groups: dict[tuple[str, int], list[FewShotRecord]] = {}
+    for record in records:
+        groups.setdefault((record.mode, record.k), []).append(record)
+    summaries = []
+    for (mode, k), group in sorted(groups.items()):
+        interval = bootstrap_interval(
+            [record.mean_dice for record in group],
+            confidence=confidence,
+            num_resamples=num_resamples,
+            seed=seed,
+        )
+        summaries.append(
+            FewShotSummary(
+                mode=mode,
+                k=k,
+                num_runs=len(group),
+                mean_dice=interval.mean,
+                ci_low=interval.low,
+                ci_high=interval.high,
+                confidence=confidence,
+                structure_labels=group[0].structure_labels,
+                dice=_nanmean(np.stack([record.dice for record in group]), axis=0),
+            )
+        )
+    return summaries
+
+
+def label_efficiency_curve(
+    summaries: Sequence[FewShotSummary], *, mode: str
+) -> LabelEfficiencyCurve:
+    """The Dice-vs-k line of one mode (protocol 5), from `summarize_few_shot`'s output."""
+    rows = sorted((s for s in summaries if s.mode == mode), key=lambda s: s.k)
+    return LabelEfficiencyCurve(
+        mode=mode,
+        k=np.asarray([s.k for s in rows], dtype=np.int64),
+        mean_dice=np.asarray([s.mean_dice for s in rows], dtype=np.float64),
+        ci_low=np.asarray([s.ci_low for s in rows], dtype=np.float64),
+        ci_high=np.asarray([s.ci_high for s in rows], dtype=np.float64),
+    )
+
+
+def compare_few_shot(
+    method: Sequence[FewShotRecord],
+    baseline: Sequence[FewShotRecord],
+    *,
+    mode: str,
+    k: int,
+    confidence: float = 0.95,
+    num_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> PairedComparison:
+    """A method against a baseline (e.g. scratch) at one (mode, k), paired per (seed, test volume).
+
+    Each unit is one test volume's mean Dice over its structures in the run of one seed; both
+    encoders were trained on the same k-subset for that seed (subsets depend only on the seed
+    and the training pool), so the pairs share data and differ by the encoder.
+
+    Raises:
+        ValueError: no common (seed, test subject) pairs at this (mode, k).
+    """
+    first = _volume_scores(method, mode=mode, k=k)
+    second = _volume_scores(baseline, mode=mode, k=k)
+    common = sorted(set(first) & set(second))
+    if not common:
+        raise ValueError(f"no paired (seed, test subject) runs for mode {mode!r}, k={k}")
+    return paired_comparison(
+        [first[unit] for unit in common],
+        [second[unit] for unit in common],
+        confidence=confidence,
+        num_resamples=num_resamples,
+        seed=seed,
+    )
+
+
+def few_shot_outcomes(records: Sequence[FewShotRecord]) -> list[dict[str, Any]]:
+    """The runs as one outcome per seed: `{"seed", "metrics", "samples", "details"}`, the
+    fields of an `EvaluationRecord` of protocol "few_shot_segmentation".
+
+    Metrics are named `"<mode>_k<k>_dice"` (mean over structures), `"<mode>_k<k>_dice_label<L>"`
+    and `"<mode>_k<k>_train_seconds"`; samples `"<mode>_k<k>_dice"` (one value per test volume,
+    in `test_subjects` order: its mean Dice over the structures it contains), so a report can
+    pair two encoders by (seed, test volume);
+    `details["runs"]` keeps each `FewShotRecord.to_dict()` (see
+    `few_shot_records_from_evaluation`).
+
+    Args:
+        records: runs of one encoder on one dataset.
+
+    Returns:
+        One outcome per seed, in increasing seed.
+    """
+    by_seed: dict[int, list[FewShotRecord]] = {}
+    for record in records:
+        by_seed.setdefault(record.seed, []).append(record)
+    outcomes = []
+    for seed, group in sorted(by_seed.items()):
+        metrics: dict[str, float] = {}
+        samples: dict[str, list[float]] = {}
+        for record in group:
+            prefix = f"{record.mode}_k{record.k}"
+            metrics[f"{prefix}_dice"] = record.mean_dice
+            for label, value in zip(record.structure_labels, record.dice, strict=True):
+                metrics[f"{prefix}_dice_label{label}"] = float(value)
+            metrics[f"{prefix}_train_seconds"] = record.train_seconds
+            samples[f"{prefix}_dice"] = _nanmean(record.dice_per_volume, axis=1).tolist()
+        outcomes.append(
+            {
+                "seed": seed,
+                "metrics": metrics,
+                "samples": samples,
+                "details": {"runs": [record.to_dict() for record in group]},
+            }
+        )
+    return outcomes
+
+
+def few_shot_records_from_evaluation(records: Sequence[EvaluationRecord]) -> list[FewShotRecord]:
+    """The runs kept in records built from `few_shot_outcomes` (other protocols skipped)."""
+    return [
+        FewShotRecord.from_dict(run)
+        for record in records
+        if record.protocol == PROTOCOL
+        for run in record.details.get("runs", [])
+    ]
+
+
+def _volume_scores(
+    records: Sequence[FewShotRecord], *, mode: str, k: int
+) -> dict[tuple[int, str], float]:
+    """(seed, test subject) -> that volume's mean Dice over structures, for one (mode, k)."""
+    scores = {}
+    for record in records:
+        if record.mode != mode or record.k != k:
+            continue
+        per_volume = _nanmean(record.dice_per_volume, axis=1)  # (V,)
+        for subject, score in zip(record.test_subjects, per_volume, strict=True):
+            scores[(record.seed, subject)] = float(score)
+    return scores
+
+
+def _usable_k_values(k_values: Sequence[int | str], pool_size: int) -> list[int | str]:
+    usable: list[int | str] = []
+    for k in k_values:
+        numeric = k.strip() if isinstance(k, str) else str(k)
+        if numeric.isdigit() and int(numeric) > pool_size:
+            warnings.warn(
+                f"k={k} skipped: only {pool_size} training subjects", UserWarning, stacklevel=3
+            )
+            continue
+        usable.append(k)
+    if not usable:
+        raise ValueError(f"no k in {list(k_values)} fits the {pool_size} training subjects")
+    return usable
+
+
+def _nanmean(values: np.ndarray, *, axis: int) -> np.ndarray:
+    """Mean along `axis` with NaN left out; NaN where nothing is finite (no warning)."""
+    finite = np.isfinite(values)
+    total = np.where(finite, values, 0.0).sum(axis=axis)
+    count = finite.sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result: np.ndarray = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return result
+
+
+def _json_float(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def _json_floats(values: np.ndarray) -> list[float | None]:
+    return [_json_float(float(value)) for value in np.asarray(values).ravel()]
+
+
+def _array(values: list[Any]) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64)  # None -> NaN

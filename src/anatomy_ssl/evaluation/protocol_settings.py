@@ -1,0 +1,114 @@
+"""Typed settings of each protocol: what a suite YAML or `evaluate key=value` may set.
+
+Every protocol evaluates subjects of one split (default "test": subjects that pretraining never
+saw), except patient-level prediction, which cross-validates over every subject.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class FewShotSegmentationSettings:
+    """Protocol 1: fine-tune (and frozen-probe) on k labeled training volumes, Dice on test.
+
+    Attributes:
+        train_split, test_split: where the k-subsets come from / what is scored.
+        k: labeled volumes per run; "all" = the whole training split.
+        seeds: one k-subset and one training run per seed.
+        modes: "finetune" (encoder + decoder trained) and/or "frozen" (head on frozen features).
+        steps: optimizer steps per run.
+        crop_vox: training crop side (voxels); also the sliding-window size.
+        batch_size: crops per step.
+        lr: AdamW learning rate.
+        foreground_fraction: share of crops centred on labeled voxels.
+        overlay: write a segmentation-overlay PNG (first seed, largest k) for the report.
+    """
+
+    train_split: str = "train"
+    test_split: str = "test"
+    k: tuple[int | str, ...] = (1, 2, 5)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    modes: tuple[Literal["finetune", "frozen"], ...] = ("finetune", "frozen")
+    steps: int = 150
+    crop_vox: int = 32
+    batch_size: int = 4
+    lr: float = 1e-3
+    foreground_fraction: float = 0.5
+    overlay: bool = True
+
+
+@dataclass(frozen=True)
+class CorrespondenceSettings:
+    """Protocol 2: landmark matching by nearest dense embedding, over all ordered pairs.
+
+    Attributes:
+        split: subjects matched against each other.
+        max_subjects: at most this many (the first by id) to bound the pairs, 0 = all.
+        radii_mm: report the fraction of matches within each radius.
+        scales: encoder maps combined into the dense embedding (finest and coarsest).
+        grid_stride_vox: dense grid cell (default: the finest chosen stride).
+        tile_vox: inference tile side.
+    """
+
+    split: str = "test"
+    max_subjects: int = 8
+    radii_mm: tuple[float, ...] = (5.0, 10.0, 20.0)
+    scales: tuple[int, ...] = (0, -1)
+    grid_stride_vox: int | None = None
+    tile_vox: int = 64
+
+
+@dataclass(frozen=True)
+class LocalitySettings:
+    """Protocol 3a: landmark-patch embeddings, kNN accuracy across subjects and silhouette.
+
+    Attributes:
+        split: subjects whose landmark patches are embedded.
+        patch_vox: patch side in voxels.
+        k: neighbours of the kNN vote.
+    """
+
+    split: str = "test"
+    patch_vox: int = 16
+    k: int = 5
+
+
+@dataclass(frozen=True)
+class CompositionalitySettings:
+    """Protocol 3b: cosine between a whole's embedding and the mean of its parts' embeddings.
+
+    Attributes:
+        split: subjects sampled.
+        whole_vox: whole side in voxels (parts are halves along every axis).
+        wholes_per_volume: wholes per subject (random foreground centres, or landmarks).
+        around_landmarks: centre the wholes on landmarks instead of random foreground voxels.
+        part_resampling: resize parts to the whole's size first (Eden's protocol).
+    """
+
+    split: str = "test"
+    whole_vox: int = 32
+    wholes_per_volume: int = 8
+    around_landmarks: bool = False
+    part_resampling: bool = False
+
+
+@dataclass(frozen=True)
+class PatientPredictionSettings:
+    """Protocol 4: pooled embeddings -> cross-validated probes and a Cox model.
+
+    Attributes:
+        split: subjects used ("all": every subject, cross-validated).
+        tasks: any of "severity", "subtype", "survival".
+        seeds: one repeat of the cross-validation per seed (one record each).
+        n_folds: folds asked for (fewer when classes or events are rare).
+        tile_vox: inference tile side for the pooled embeddings.
+    """
+
+    split: str = "all"
+    tasks: tuple[str, ...] = ("severity", "subtype", "survival")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    n_folds: int = 5
+    tile_vox: int = 64

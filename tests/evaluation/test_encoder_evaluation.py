@@ -1,0 +1,134 @@
+"""evaluate_encoder and the protocol registry on a tiny phantom with a scratch encoder."""
+
+import json
+
+import pytest
+import torch
+
+from anatomy_ssl.errors import ConfigError
+from anatomy_ssl.evaluation.encoder_evaluation import evaluate_encoder
+from anatomy_ssl.evaluation.evaluation_record import read_records
+from anatomy_ssl.evaluation.protocol_registry import parse_settings, split_protocol_overrides
+from anatomy_ssl.export import export_scratch
+from anatomy_ssl.models import create_encoder
+from anatomy_ssl.phantoms import make_ct_phantom_dataset
+from anatomy_ssl.preprocess import PreprocessSpec
+
+SPEC = PreprocessSpec(target_spacing_mm=(6.0, 6.0, 6.0), intensity="ct", foreground_crop=True)
+ZERO_SHOT = {
+    "correspondence": {"split": "all", "tile_vox": 32},
+    "locality": {"split": "all", "patch_vox": 8, "k": 1},
+    "compositionality": {"split": "all", "whole_vox": 16, "wholes_per_volume": 2},
+    "patient_prediction": {"seeds": [0, 1], "n_folds": 2, "tasks": ["severity"], "tile_vox": 32},
+}
+
+
+@pytest.fixture(scope="module")
+def scratch_and_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("encoder-evaluation")
+    make_ct_phantom_dataset(root / "phantom", 4, preset="small", progress=False)
+    torch.manual_seed(0)
+    encoder = create_encoder("test_resunet", spatial_dims=3, in_channels=1)
+    export_scratch(encoder, root / "scratch", preprocess=SPEC.to_dict(), preprocess_hash=SPEC.hash)
+    return root / "scratch", root / "phantom"
+
+
+def test_zero_shot_protocols_write_one_record_per_seed(scratch_and_data, tmp_path):
+    encoder, data = scratch_and_data
+    records = evaluate_encoder(
+        encoder,
+        data,
+        tmp_path / "records",
+        protocols=list(ZERO_SHOT),
+        settings=ZERO_SHOT,
+        progress=False,
+    )
+    found = {(r.protocol, r.seed) for r in records}
+    assert found == {
+        ("correspondence", 0),
+        ("locality", 0),
+        ("compositionality", 0),
+        ("patient_prediction", 0),
+        ("patient_prediction", 1),
+    }
+    on_disk = read_records(tmp_path / "records")
+    assert len(on_disk) == 5 and {r.method for r in on_disk} == {"scratch"}
+    by_protocol = {r.protocol: r for r in on_disk}
+    correspondence = by_protocol["correspondence"]
+    assert correspondence.metrics["median_error_mm"] >= 0
+    assert len(correspondence.samples["error_mm"]) == correspondence.metrics["num_matches"]
+    locality = by_protocol["locality"]
+    assert len(locality.details["embedding_map"]["xy"]) == locality.metrics["num_patches"]
+    assert 0 <= locality.metrics["knn_accuracy"] <= 1
+    assert by_protocol["compositionality"].settings["whole_vox"] == 16
+    assert "severity_auc" in by_protocol["patient_prediction"].metrics
+    assert correspondence.encoder["name"] == "test_resunet"
+
+
+def test_finished_protocols_are_skipped_and_rerun_on_request(scratch_and_data, tmp_path):
+    encoder, data = scratch_and_data
+    settings = {"locality": ZERO_SHOT["locality"]}
+    first = evaluate_encoder(
+        encoder, data, tmp_path, protocols=["locality"], settings=settings, progress=False
+    )
+    path = tmp_path / "phantom" / "scratch" / "locality-seed0.json"
+    stamp = json.loads(path.read_text())["created_utc"]
+    again = evaluate_encoder(
+        encoder, data, tmp_path, protocols=["locality"], settings=settings, progress=False
+    )
+    assert len(first) == 1 and again == []
+    assert json.loads(path.read_text())["created_utc"] == stamp
+    rerun = evaluate_encoder(
+        encoder,
+        data,
+        tmp_path,
+        protocols=["locality"],
+        settings=settings,
+        method="other",
+        skip_done=False,
+        progress=False,
+    )
+    assert rerun[0].method == "other"
+
+
+def test_settings_are_typed_and_unknown_keys_are_errors():
+    assert parse_settings("locality", {"k": 3}).k == 3
+    with pytest.raises(ConfigError, match="unknown key"):
+        parse_settings("locality", {"kk": 3})
+    with pytest.raises(ConfigError, match="unknown protocol"):
+        parse_settings("nope", {})
+    grouped = split_protocol_overrides({"locality.k": 2, "correspondence": {"split": "all"}})
+    assert grouped == {"locality": {"k": 2}, "correspondence": {"split": "all"}}
+    with pytest.raises(ConfigError, match="unknown protocol 'localty'"):
+        split_protocol_overrides({"localty.k": 2})
+
+
+def test_few_shot_segmentation_writes_per_seed_records_and_an_overlay(scratch_and_data, tmp_path):
+    encoder, data = scratch_and_data
+    settings = {
+        "few_shot_segmentation": {
+            "train_split": "train",
+            "test_split": "val",
+            "k": [1, 2],
+            "seeds": [0, 1],
+            "modes": ["finetune", "frozen"],
+            "steps": 2,
+            "crop_vox": 16,
+            "batch_size": 2,
+        }
+    }
+    records = evaluate_encoder(
+        encoder,
+        data,
+        tmp_path,
+        protocols=["few_shot_segmentation"],
+        settings=settings,
+        progress=False,
+    )
+    assert [r.seed for r in records] == [0, 1]
+    metrics = records[0].metrics
+    for name in ("finetune_k1_dice", "finetune_k2_dice", "frozen_k1_dice", "frozen_k2_dice"):
+        assert 0.0 <= metrics[name] <= 1.0
+    assert len(records[0].samples["finetune_k2_dice"]) == 1  # one test volume
+    overlay = tmp_path / "phantom" / "scratch" / records[0].details["overlay_png"]
+    assert overlay.is_file() and overlay.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
