@@ -21,3 +21,4 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/data_pipeline_benchmark.py
 	$(BIN)/python benchmarks/phantom_benchmark.py
+	$(BIN)/python benchmarks/pretraining_benchmark.py --suite cpu
