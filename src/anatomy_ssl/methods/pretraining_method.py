@@ -79,12 +79,20 @@ class PretrainingMethod(L.LightningModule):
                 statistics.effective_rank,
             )
 
-    def _to_memory_format(self, view: torch.Tensor) -> torch.Tensor:
+    def on_fit_start(self) -> None:
+        # weights in the same layout as the inputs, or every convolution converts them per call
+        if self._channels_last():
+            self.to(memory_format=self._layout())
+
+    def _channels_last(self) -> bool:
         mode = self.config.trainer.channels_last
-        if mode == "off" or (mode == "auto" and view.device.type != "cuda"):
-            return view
-        layout = torch.channels_last_3d if view.ndim == 5 else torch.channels_last
-        return view.contiguous(memory_format=layout)
+        return mode == "on" or (mode == "auto" and self.device.type == "cuda")
+
+    def _layout(self) -> torch.memory_format:
+        return torch.channels_last_3d if self.encoder.spatial_dims == 3 else torch.channels_last
+
+    def _to_memory_format(self, view: torch.Tensor) -> torch.Tensor:
+        return view.contiguous(memory_format=self._layout()) if self._channels_last() else view
 
     def configure_optimizers(self) -> Any:
         optim = self.config.optim

@@ -19,8 +19,11 @@ class StepProgress(Callback):
     loader's `next()`); step time is from the start of one batch to the start of the next.
     """
 
-    def __init__(self, *, samples_per_batch: int, enabled: bool = True) -> None:
+    def __init__(
+        self, *, samples_per_batch: int, enabled: bool = True, warmup_batches: int = 5
+    ) -> None:
         self.samples_per_batch = samples_per_batch
+        self.warmup_batches = warmup_batches
         self.enabled = enabled
         self._bar: tqdm[Any] | None = None
         self._batch_end = 0.0
@@ -64,7 +67,7 @@ class StepProgress(Callback):
             rate = self.samples_per_batch * len(self._steps[-window:]) / step_time
             pl_module.log("perf/samples_per_s", rate)
             pl_module.log("perf/data_wait_fraction", wait)
-        if self._bar is not None:
+        if self._bar is not None and not self._bar.disable:  # float(loss) syncs a GPU
             self._bar.n = trainer.global_step
             postfix = {}
             loss = trainer.callback_metrics.get("train/loss")
@@ -77,13 +80,17 @@ class StepProgress(Callback):
             self._bar.refresh()
 
     def summary(self) -> dict[str, float]:
-        """Mean samples/s and data-wait fraction over the whole run (steps after the first)."""
-        if not self._steps:
+        """Steady-state samples/s and data-wait fraction: the mean over the batches after the
+        first `warmup_batches` (all of them when the run is shorter)."""
+        steps, waits = self._steps, self._waits
+        if len(steps) > self.warmup_batches:
+            steps, waits = steps[self.warmup_batches :], waits[self.warmup_batches :]
+        if not steps:
             return {}
-        total = sum(self._steps)
+        total = sum(steps)
         return {
-            "samples_per_s": self.samples_per_batch * len(self._steps) / total,
-            "data_wait_fraction": sum(self._waits) / total,
+            "samples_per_s": self.samples_per_batch * len(steps) / total,
+            "data_wait_fraction": sum(waits) / total,
         }
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
