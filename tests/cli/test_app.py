@@ -23,6 +23,9 @@ VERBS = [
     "pretrain",
     "export",
     "embed",
+    "evaluate",
+    "benchmark",
+    "report",
 ]
 
 
@@ -323,3 +326,45 @@ def test_pretrain_user_errors_exit_2_naming_the_problem(tmp_path, args, phrase):
     # main() turns an AnatomySSLError into one line on stderr and exit status 2
     assert isinstance(result.exception, AnatomySSLError), result.output
     assert phrase in str(result.exception)
+
+
+def test_benchmark_evaluate_and_report(tmp_path):
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(
+        "name: tiny\nmethods: [scratch]\nworkers: 1\n"
+        "datasets:\n  - {name: ct, kind: phantom_ct, subjects: 4, preset: small,\n"
+        "     splits: {train: 0.5, test: 0.5}, preprocess: {target_spacing_mm: 8.0},\n"
+        "     protocols: [locality]}\n"
+        "pretraining: {encoder: test_resunet}\nprotocols: {locality: {patch_vox: 8, k: 1}}\n"
+    )
+    ran = runner.invoke(
+        app, ["benchmark", "--suite", str(suite), "--out", str(tmp_path / "b"), "--no-progress"]
+    )
+    assert ran.exit_code == 0, ran.output
+    assert "[ct] scratch: random init" in ran.stdout and "report:" in ran.stdout
+    evaluated = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--encoder",
+            str(tmp_path / "b" / "encoders" / "ct" / "scratch"),
+            "--data",
+            str(tmp_path / "b" / "data" / "ct"),
+            "--out",
+            str(tmp_path / "records"),
+            "-p",
+            "correspondence",
+            "--method",
+            "mine",
+            "--no-progress",
+            "correspondence.split=all",
+            "correspondence.tile_vox=32",
+        ],
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "ct / mine / correspondence seed 0: median_error_mm" in evaluated.stdout
+    reported = runner.invoke(
+        app, ["report", str(tmp_path / "records"), "--out", str(tmp_path / "r")]
+    )
+    assert reported.exit_code == 0, reported.output
+    assert "Anatomical correspondence" in (tmp_path / "r" / "report.md").read_text()

@@ -9,14 +9,17 @@ import typer
 
 from anatomy_ssl import __version__
 from anatomy_ssl.cli.atlas_dataset_command import atlas_dataset
+from anatomy_ssl.cli.benchmark_command import benchmark
 from anatomy_ssl.cli.demo_command import demo
 from anatomy_ssl.cli.embed_command import embed
+from anatomy_ssl.cli.evaluate_command import evaluate
 from anatomy_ssl.cli.export_command import export
 from anatomy_ssl.cli.inspect_command import inspect
 from anatomy_ssl.cli.manifest_command import manifest
 from anatomy_ssl.cli.phantom_command import phantom
 from anatomy_ssl.cli.preprocess_command import preprocess
 from anatomy_ssl.cli.pretrain_command import pretrain
+from anatomy_ssl.cli.report_command import report
 from anatomy_ssl.errors import AnatomySSLError
 
 app = typer.Typer(
@@ -35,6 +38,9 @@ app.command()(inspect)
 app.command()(pretrain)
 app.command()(export)
 app.command()(embed)
+app.command()(evaluate)
+app.command()(benchmark)
+app.command()(report)
 
 
 def _print_version(value: bool) -> None:

@@ -1,0 +1,157 @@
+"""The benchmark suite schema: datasets, methods, one pretraining budget, protocols.
+
+A suite is a YAML file (or one of the built-in `smoke`, `cpu`, `gpu`) read into `SuiteConfig`;
+unknown keys are errors. Every method is pretrained with the same encoder and budget, and every
+encoder is evaluated with the same protocols and settings, so the comparison is side by side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from anatomy_ssl.configs import config_from_dict, config_to_dict
+from anatomy_ssl.errors import ConfigError
+
+BUILT_IN_SUITES = ("smoke", "cpu", "gpu")
+GENERIC_METHODS = ("simclr", "moco", "dino", "mae")
+PROTOCOLS = (
+    "few_shot_segmentation",
+    "correspondence",
+    "locality",
+    "compositionality",
+    "patient_prediction",
+)
+
+DatasetKind = Literal["phantom_ct", "phantom_xray", "atlas_mri", "folder"]
+
+
+@dataclass(frozen=True)
+class SuiteDataset:
+    """One dataset of the suite.
+
+    Attributes:
+        name: names its folder, records and report sections.
+        kind: a built-in generator (`phantom_ct`, `phantom_xray`, `atlas_mri`) or `folder`
+            (a dataset on disk in the built-in layout, or a manifest, at `path`).
+        subjects: subjects to generate (built-in kinds).
+        preset: generator preset ("small", "default", "hard").
+        path: the dataset for `folder`.
+        splits: subject-level split fractions written into the suite's copy of the manifest
+            (built-in kinds): pretraining and few-shot training use "train", testing "test".
+        label_set: label set the segmentation protocol scores (e.g. "level1" organs, "level2"
+            parts of the CT phantom; None = the manifest's labels).
+        preprocess: PreprocessSpec keys (spacing, intensity, crop) for pretraining and
+            evaluation alike.
+        protocols: which protocols run on this dataset.
+    """
+
+    name: str
+    kind: DatasetKind
+    subjects: int = 16
+    preset: str = "default"
+    path: str | None = None
+    splits: dict[str, float] = field(default_factory=lambda: {"train": 0.6, "test": 0.4})
+    label_set: str | None = None
+    preprocess: dict[str, Any] = field(default_factory=dict)
+    protocols: tuple[str, ...] = PROTOCOLS
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.protocols) - set(PROTOCOLS))
+        if unknown:
+            raise ValueError(f"unknown protocol(s) {unknown}; known: {', '.join(PROTOCOLS)}")
+        if self.kind == "folder" and not self.path:
+            raise ValueError(f"dataset {self.name!r}: kind 'folder' needs a path")
+        if self.subjects < 2:
+            raise ValueError(f"dataset {self.name!r}: need at least 2 subjects")
+
+
+@dataclass(frozen=True)
+class SuitePretraining:
+    """The budget every method gets: same encoder, steps, batch and crop.
+
+    Attributes:
+        encoder: encoder registry name.
+        encoder_kwargs: its keyword arguments.
+        steps: optimizer steps.
+        batch_size: samples per step.
+        crop_size_vox: view side in voxels.
+        workers: data-loading processes.
+        overrides: any other pretraining config keys (dotted), applied to every method, e.g.
+            `{"optim.lr": 3e-4, "moco.queue_size": 1024}`.
+    """
+
+    encoder: str = "resunet_small"
+    encoder_kwargs: dict[str, Any] = field(default_factory=dict)
+    steps: int = 200
+    batch_size: int = 8
+    crop_size_vox: int = 32
+    workers: int = 1
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    """A whole benchmark.
+
+    Attributes:
+        name: the suite's name (report title).
+        seed: seeds data generation, pretraining and the protocols' first seed.
+        methods: "scratch" and pretraining method names.
+        datasets: the datasets.
+        pretraining: the shared budget.
+        protocols: protocol name -> its settings (keys of that protocol's settings dataclass).
+        device: "cpu" or "cuda" for evaluation.
+        workers: preprocessing / generation processes.
+    """
+
+    name: str = "custom"
+    seed: int = 0
+    methods: tuple[str, ...] = ("scratch", *GENERIC_METHODS)
+    datasets: tuple[SuiteDataset, ...] = ()
+    pretraining: SuitePretraining = field(default_factory=SuitePretraining)
+    protocols: dict[str, dict[str, Any]] = field(default_factory=dict)
+    device: str = "cpu"
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        if not self.datasets:
+            raise ValueError("a suite needs at least one dataset")
+        names = [dataset.name for dataset in self.datasets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"dataset names must be unique, got {names}")
+        unknown = sorted(set(self.protocols) - set(PROTOCOLS))
+        if unknown:
+            raise ValueError(f"settings for unknown protocol(s) {unknown}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return config_to_dict(self)
+
+
+def load_suite(suite: str | Path, overrides: dict[str, Any] | None = None) -> SuiteConfig:
+    """A built-in suite by name, or a suite YAML file; `overrides` (dotted keys) merge on top."""
+    from anatomy_ssl.configs import merge_config_dicts
+
+    text, source = _suite_text(suite)
+    try:
+        values = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source}: not valid YAML: {error}") from error
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys")
+    return config_from_dict(SuiteConfig, merge_config_dicts(values, overrides or {}), source=source)
+
+
+def _suite_text(suite: str | Path) -> tuple[str, str]:
+    if str(suite) in BUILT_IN_SUITES:
+        name = f"{suite}.yaml"
+        return resources.files("anatomy_ssl.benchmarking.suites").joinpath(name).read_text(), name
+    path = Path(suite)
+    if not path.is_file():
+        known = ", ".join(BUILT_IN_SUITES)
+        raise ConfigError(f"{path}: suite file not found (built-in suites: {known})")
+    return path.read_text(), str(path)

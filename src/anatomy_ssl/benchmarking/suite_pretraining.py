@@ -1,0 +1,85 @@
+"""Pretrain every method of a suite on one dataset under the same budget, and export each encoder.
+
+Finished work is reused: an exported encoder whose card reports the full budget is kept; an
+interrupted run is resumed from its last checkpoint; `scratch` is a seeded random init.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from anatomy_ssl.benchmarking.suite_config import SuiteConfig, SuiteDataset
+from anatomy_ssl.errors import InputError
+from anatomy_ssl.export import export_run, export_scratch, read_card
+from anatomy_ssl.models import create_encoder
+from anatomy_ssl.preprocess import PreprocessSpec
+from anatomy_ssl.training.pretrain_config import resolve_pretrain_config
+from anatomy_ssl.training.pretrain_run import pretrain
+
+SCRATCH = "scratch"
+
+log = logging.getLogger(__name__)
+
+
+def pretrained_encoder(
+    method: str,
+    dataset: SuiteDataset,
+    data_path: Path,
+    spec: PreprocessSpec,
+    suite: SuiteConfig,
+    out: Path,
+    *,
+    progress: bool = True,
+) -> Path:
+    """The exported encoder of `method` on `dataset`: `<out>/encoders/<dataset>/<method>`.
+
+    Pretraining reads the dataset's "train" split only (the test subjects stay unseen), through
+    a cache at `<out>/cache/<dataset>`; its run folder is `<out>/runs/<dataset>/<method>`.
+    """
+    encoder_dir = out / "encoders" / dataset.name / method
+    budget = suite.pretraining
+    if _finished(encoder_dir, method, budget.steps):
+        return encoder_dir
+    if method == SCRATCH:
+        torch.manual_seed(suite.seed)
+        encoder = create_encoder(
+            budget.encoder,
+            spatial_dims=spec.spatial_dims,
+            in_channels=1,
+            **budget.encoder_kwargs,
+        )
+        return export_scratch(
+            encoder, encoder_dir, preprocess=spec.to_dict(), preprocess_hash=spec.hash
+        )
+    config = resolve_pretrain_config(
+        {
+            "method": method,
+            "seed": suite.seed,
+            "data.source": str(data_path),
+            "data.split": "train",
+            "data.cache_dir": str(out / "cache" / dataset.name),
+            "data.preprocess": spec.to_dict(),
+            "data.batch_size": budget.batch_size,
+            "data.crop_size_vox": budget.crop_size_vox,
+            "data.workers": budget.workers,
+            "encoder.name": budget.encoder,
+            "encoder.kwargs": budget.encoder_kwargs,
+            "optim.max_steps": budget.steps,
+        },
+        budget.overrides,
+    )
+    run_dir = out / "runs" / dataset.name / method
+    log.info("pretraining %s on %s (%d steps)", method, dataset.name, budget.steps)
+    pretrain(config, run_dir, resume=True, progress=progress)
+    return export_run(run_dir, encoder_dir)
+
+
+def _finished(encoder_dir: Path, method: str, steps: int) -> bool:
+    try:
+        card = read_card(encoder_dir)
+    except InputError:
+        return False
+    return card.get("method") == method and (method == SCRATCH or card.get("step") == steps)

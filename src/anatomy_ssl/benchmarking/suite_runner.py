@@ -1,0 +1,109 @@
+"""Run a benchmark suite end to end: data -> pretraining -> protocols -> report. Resumable.
+
+Output layout::
+
+    <out>/suite.yaml                      the resolved suite (every default spelled out)
+    <out>/data/<dataset>/                 generated datasets with the suite's fixed splits
+    <out>/cache/<dataset>/                preprocessed volumes
+    <out>/runs/<dataset>/<method>/        pretraining runs (config, checkpoints, logs)
+    <out>/encoders/<dataset>/<method>/    exported encoders (what the protocols evaluate)
+    <out>/records/<dataset>/<method>/     one JSON record per (protocol, seed)
+    <out>/report/report.md, report.html   the report, with plots/
+
+Every stage skips what is already finished, so an interrupted suite continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from anatomy_ssl.benchmarking.suite_config import SuiteConfig
+from anatomy_ssl.benchmarking.suite_datasets import dataset_spec, prepare_dataset
+from anatomy_ssl.benchmarking.suite_pretraining import SCRATCH, pretrained_encoder
+from anatomy_ssl.evaluation.encoder_evaluation import evaluate_encoder
+from anatomy_ssl.reporting import ReportPaths, write_report
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """Where a finished suite put its outputs, and how long it took."""
+
+    out: Path
+    records: Path
+    report: ReportPaths
+    seconds: float
+
+
+def run_suite(
+    suite: SuiteConfig,
+    out: str | Path,
+    *,
+    command: str | None = None,
+    progress: bool = True,
+    echo: bool = True,
+) -> SuiteResult:
+    """Run (or continue) `suite` in `out` and write its report.
+
+    Args:
+        suite: the resolved suite.
+        out: the suite folder (created).
+        command: the command line to quote in the report (default: this process's argv).
+        progress: progress bars.
+        echo: print one line per stage.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "suite.yaml").write_text(yaml.safe_dump(suite.to_dict(), sort_keys=False))
+    started = time.perf_counter()
+    records = out / "records"
+    for dataset in suite.datasets:
+        data = prepare_dataset(dataset, suite, out / "data", progress=progress)
+        spec = dataset_spec(dataset)
+        for method in suite.methods:
+            stage = (
+                "random init"
+                if method == SCRATCH
+                else f"pretraining ({suite.pretraining.steps} steps)"
+            )
+            _say(echo, f"[{dataset.name}] {method}: {stage}")
+            encoder = pretrained_encoder(method, dataset, data, spec, suite, out, progress=progress)
+            _say(echo, f"[{dataset.name}] {method}: {', '.join(dataset.protocols)}")
+            evaluate_encoder(
+                encoder,
+                data,
+                records,
+                protocols=dataset.protocols,
+                settings=suite.protocols,
+                method=method,
+                dataset_name=dataset.name,
+                label_set=dataset.label_set,
+                cache_dir=out / "cache" / dataset.name / "evaluation",
+                device=suite.device,
+                workers=suite.workers,
+                progress=progress,
+            )
+    report = write_report(
+        records,
+        out / "report",
+        runs_dir=out / "runs",
+        title=f"anatomy-ssl benchmark: {suite.name} suite",
+        command=command or shlex.join(["anatomy-ssl", *sys.argv[1:]]),
+    )
+    seconds = time.perf_counter() - started
+    _say(echo, f"report: {report.markdown} and {report.html} ({seconds / 60:.1f} min)")
+    return SuiteResult(out=out, records=records, report=report, seconds=seconds)
+
+
+def _say(echo: bool, line: str) -> None:
+    if echo:
+        print(line, flush=True)
+    log.info(line)
