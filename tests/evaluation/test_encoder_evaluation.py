@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from anatomy_ssl.errors import ConfigError
+from anatomy_ssl.errors import ConfigError, InputError
 from anatomy_ssl.evaluation.encoder_evaluation import evaluate_encoder
 from anatomy_ssl.evaluation.evaluation_record import read_records
 from anatomy_ssl.evaluation.protocol_registry import parse_settings, split_protocol_overrides
@@ -132,3 +132,26 @@ def test_few_shot_segmentation_writes_per_seed_records_and_an_overlay(scratch_an
     assert len(records[0].samples["finetune_k2_dice"]) == 1  # one test volume
     overlay = tmp_path / "phantom" / "scratch" / records[0].details["overlay_png"]
     assert overlay.is_file() and overlay.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_keep_going_records_a_failed_protocol_and_runs_the_next(scratch_and_data, tmp_path):
+    encoder, data = scratch_and_data
+    settings = {
+        "few_shot_segmentation": {"test_split": "nowhere"},
+        "locality": ZERO_SHOT["locality"],
+    }
+    protocols = ["few_shot_segmentation", "locality"]
+    with pytest.raises(InputError, match="'nowhere' \\(0 found\\)"):
+        evaluate_encoder(encoder, data, tmp_path, protocols=protocols, settings=settings)
+    records = evaluate_encoder(
+        encoder,
+        data,
+        tmp_path,
+        protocols=protocols,
+        settings=settings,
+        keep_going=True,
+        progress=False,
+    )
+    assert [r.protocol for r in records] == ["locality"]
+    error = tmp_path / "phantom" / "scratch" / "few_shot_segmentation.error.txt"
+    assert "InputError" in error.read_text() and "nowhere" in error.read_text()

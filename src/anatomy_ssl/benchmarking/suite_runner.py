@@ -89,6 +89,7 @@ def run_suite(
                 cache_dir=out / "cache" / dataset.name / "evaluation",
                 device=suite.device,
                 workers=suite.workers,
+                keep_going=True,
                 progress=progress,
             )
     report = write_report(

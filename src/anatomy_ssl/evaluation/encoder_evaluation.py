@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from anatomy_ssl.errors import AnatomySSLError
 from anatomy_ssl.evaluation.evaluation_dataset import load_evaluation_dataset
 from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord, write_record
 from anatomy_ssl.evaluation.protocol_registry import parse_settings, run_protocol
@@ -35,6 +36,7 @@ def evaluate_encoder(
     device: str = "cpu",
     workers: int = 1,
     skip_done: bool = True,
+    keep_going: bool = False,
     progress: bool = True,
 ) -> list[EvaluationRecord]:
     """Run `protocols` for the encoder in `encoder_dir` on `data` and write one record per seed.
@@ -52,6 +54,9 @@ def evaluate_encoder(
         device: "cpu" or "cuda".
         workers: preprocessing processes.
         skip_done: a protocol whose records all exist is not run again (resumable suites).
+        keep_going: a protocol that fails (bad data for it, too few subjects) is logged and
+            its error written to `<records>/<dataset>/<method>/<protocol>.error.txt`, and the
+            next protocol runs; otherwise the error propagates.
         progress: progress bars.
 
     Returns:
@@ -90,17 +95,27 @@ def evaluate_encoder(
         if skip_done and done:
             log.info("%s / %s / %s: records exist, skipped", dataset.name, label, protocol)
             continue
-        records = run_protocol(
-            protocol,
-            encoder,
-            dataset,
-            method=label,
-            settings=settings.get(protocol),
-            encoder_info=encoder_info,
-            artifacts_dir=records_dir / dataset.name / label,
-            device=device,
-            progress=progress,
-        )
+        folder = records_dir / dataset.name / label
+        try:
+            records = run_protocol(
+                protocol,
+                encoder,
+                dataset,
+                method=label,
+                settings=settings.get(protocol),
+                encoder_info=encoder_info,
+                artifacts_dir=folder,
+                device=device,
+                progress=progress,
+            )
+        except (AnatomySSLError, ValueError) as error:
+            if not keep_going:
+                raise
+            log.error("%s / %s / %s failed: %s", dataset.name, label, protocol, error)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{protocol}.error.txt").write_text(f"{type(error).__name__}: {error}\n")
+            continue
+        (folder / f"{protocol}.error.txt").unlink(missing_ok=True)
         for record in records:
             write_record(record, records_dir)
         written.extend(records)

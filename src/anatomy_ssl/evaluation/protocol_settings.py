@@ -32,10 +32,10 @@ class FewShotSegmentationSettings:
     k: tuple[int | str, ...] = (1, 2, 5)
     seeds: tuple[int, ...] = (0, 1, 2)
     modes: tuple[Literal["finetune", "frozen"], ...] = ("finetune", "frozen")
-    steps: int = 150
+    steps: int = 300
     crop_vox: int = 32
-    batch_size: int = 4
-    lr: float = 1e-3
+    batch_size: int = 2
+    lr: float = 1e-2
     foreground_fraction: float = 0.5
     overlay: bool = True
 
