@@ -60,3 +60,11 @@ def test_missing_dataset_and_bad_landmarks_are_named(phantom, tmp_path):
     (broken / "landmarks" / "phantom_0000.json").write_text("{not json")
     with pytest.raises(InputError, match=r"phantom_0000\.json.*not a landmarks file"):
         load_evaluation_dataset(broken, SPEC, tmp_path / "c", progress=False)
+
+
+def test_a_relative_dataset_path_works_with_another_label_set(phantom, tmp_path, monkeypatch):
+    monkeypatch.chdir(phantom.parent)
+    dataset = load_evaluation_dataset(
+        phantom.name, SPEC, tmp_path / "cache", label_set="level2", progress=False
+    )
+    assert len(dataset.subjects) == 3 and dataset.source.is_absolute()

@@ -60,7 +60,7 @@ def run_suite(
         progress: progress bars.
         echo: print one line per stage.
     """
-    out = Path(out)
+    out = Path(out).absolute()
     out.mkdir(parents=True, exist_ok=True)
     (out / "suite.yaml").write_text(yaml.safe_dump(suite.to_dict(), sort_keys=False))
     started = time.perf_counter()

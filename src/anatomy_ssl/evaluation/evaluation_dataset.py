@@ -94,7 +94,7 @@ def load_evaluation_dataset(
             clinical file, no volume that could be preprocessed. Volumes that fail
             preprocessing are left out with a warning (and listed in the cache's rejected.csv).
     """
-    data = Path(data)
+    data = Path(data).absolute()  # manifests hold absolute paths
     manifest = _manifest(data, label_set)
     cache_root = Path(cache_dir) / (label_set or "manifest-labels")
     summary = preprocess_dataset(manifest, spec, cache_root, workers=workers, progress=progress)
