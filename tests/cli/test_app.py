@@ -43,28 +43,46 @@ def test_every_verb_has_help(verb):
 
 
 def test_demo_runs_end_to_end(tmp_path):
-    args = ["demo", "--out", str(tmp_path), "--subjects", "3", "--workers", "1", "--steps", "4"]
+    args = ["demo", "--out", str(tmp_path), "--subjects", "4", "--workers", "1", "--steps", "4"]
+    args += ["--no-evaluate"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "[5/5] exported the encoder" in result.stdout
+    assert "[5/6] exported the encoder" in result.stdout
     entries = VolumeCache(tmp_path / "cache").entries()
-    assert len(entries) == 3 and all(e.has_label for e in entries)
+    assert len(entries) == 4 and all(e.has_label for e in entries)
+    assert sorted(e.split for e in entries) == ["test", "test", "train", "train"]
     card = json.loads((tmp_path / "encoder" / "card.json").read_text())
     assert card["method"] == "simclr" and card["step"] == 4
     embeddings = np.load(tmp_path / "embeddings" / "embeddings.npy")
-    assert embeddings.shape == (3, card["embed_dim"]) and np.isfinite(embeddings).all()
+    assert embeddings.shape == (4, card["embed_dim"]) and np.isfinite(embeddings).all()
+    assert "[6/6] evaluation skipped" in result.stdout
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
-    assert "0 written, 3 already cached" in again.stdout
+    assert "0 written, 4 already cached" in again.stdout
     assert (tmp_path / "phantom_montage.png").stat().st_size > 10_000
 
 
 def test_manifest_preprocess_inspect_on_a_folder(tmp_path):
     demo = runner.invoke(
         app,
-        ["demo", "--out", str(tmp_path / "d"), "--subjects", "2", "--workers", "1", "--steps", "1"],
+        [
+            *["demo", "--out", str(tmp_path / "d"), "--subjects", "2", "--workers", "1"],
+            *["--steps", "1", "--finetune-steps", "2"],
+        ],
     )
     assert demo.exit_code == 0, demo.output
+    # the demo's evaluation against scratch, and its report
+    records = sorted(p.name for p in (tmp_path / "d" / "records" / "phantom" / "simclr").iterdir())
+    assert [name for name in records if name.endswith(".json")] == [
+        "compositionality-seed0.json",
+        "correspondence-seed0.json",
+        "few_shot_segmentation-seed0.json",
+        "few_shot_segmentation-seed1.json",
+        "few_shot_segmentation-seed2.json",
+        "locality-seed0.json",
+    ]
+    assert (tmp_path / "d" / "records" / "phantom" / "scratch" / "locality-seed0.json").is_file()
+    assert "| simclr |" in (tmp_path / "d" / "report" / "report.md").read_text()
     data = tmp_path / "d" / "phantom"
     made = runner.invoke(
         app,
