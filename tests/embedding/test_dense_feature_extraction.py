@@ -1,68 +1,19 @@
-import math
-
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from anatomy_ssl.embedding.dense_feature_extraction import (
     extract_dense_features,
     pooled_crop_embeddings,
 )
-from anatomy_ssl.models import Encoder, create_encoder
-from anatomy_ssl.preprocess import CachedVolume
-from anatomy_ssl.preprocess.cache_entry import write_entry
-
-PERIOD_MM = 1200.0
-
-
-class CoordinateEncoder(Encoder):
-    """Input: world coordinates (mm) per voxel + an inside mask (0 in the padding). Each map:
-    Fourier features `(cos, sin)(2 pi x_a / period)` of the mean coordinate of each block."""
-
-    def __init__(self, spatial_dims: int = 3, strides: tuple[int, ...] = (1, 2, 4)) -> None:
-        super().__init__()
-        self.spatial_dims, self.in_channels = spatial_dims, spatial_dims + 1
-        self.strides, self.out_channels = strides, (2 * spatial_dims,) * len(strides)
-        self.min_input_multiple, self.config = max(strides), {"name": "coordinates"}
-
-    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        pool = F.avg_pool3d if self.spatial_dims == 3 else F.avg_pool2d
-        coords, mask = x[:, : self.spatial_dims], x[:, self.spatial_dims :]
-        maps = []
-        for s in self.strides:
-            weight = pool(mask, s) if s > 1 else mask
-            centre = (pool(coords * mask, s) if s > 1 else coords * mask) / weight.clamp_min(1e-6)
-            phase = 2 * math.pi * centre / PERIOD_MM
-            maps.append(torch.cat([phase.cos(), phase.sin()], dim=1) * (weight > 0))
-        return maps
+from anatomy_ssl.models import create_encoder
+from support.coordinate_volumes import PERIOD_MM, CoordinateEncoder, coordinate_volume
 
 
 def fourier(points_mm: np.ndarray) -> np.ndarray:
     phase = 2 * np.pi * points_mm / PERIOD_MM
     vectors = np.concatenate([np.cos(phase), np.sin(phase)], axis=1)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-
-def coordinate_volume(folder, size, affine, subject_id="s0") -> CachedVolume:
-    dims = len(size)
-    index = np.stack(np.meshgrid(*[np.arange(n) for n in size], indexing="ij"), axis=0)
-    mm = np.tensordot(affine[:dims, :dims], index, axes=1) + affine[:dims, dims].reshape(
-        -1, *[1] * dims
-    )
-    image = np.concatenate([mm, np.ones((1, *size))]).astype(np.float32)
-    meta = {
-        "key": subject_id,
-        "subject_id": subject_id,
-        "split": None,
-        "affine": affine.tolist(),
-        "spacing_mm": np.abs(np.diag(affine)[:dims]).tolist(),
-        "size_vox": list(size),
-        "background_value": 0.0,
-    }
-    entry = folder / "entries" / subject_id
-    write_entry(entry, folder / ".staging", image=image, label=None, meta=meta)
-    return CachedVolume(entry)
 
 
 def affine_for(dims: int) -> np.ndarray:

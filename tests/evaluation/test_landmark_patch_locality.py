@@ -1,9 +1,6 @@
-import math
-
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from anatomy_ssl.evaluation.landmark_patch_locality import (
     evaluate_landmark_patch_locality,
@@ -11,32 +8,7 @@ from anatomy_ssl.evaluation.landmark_patch_locality import (
 )
 from anatomy_ssl.models import Encoder, create_encoder
 from anatomy_ssl.preprocess import CachedVolume
-from anatomy_ssl.preprocess.cache_entry import write_entry
-
-PERIOD_MM = 1200.0
-
-
-class CoordinateEncoder(Encoder):
-    """Input: world coordinates (mm) per voxel + an inside mask (0 in the padding). Each map:
-    Fourier features `(cos, sin)(2 pi x_a / period)` of the block's mean coordinate, zero in
-    the padding: a patch's pooled embedding points at the patch's (inside) centre."""
-
-    def __init__(self, spatial_dims: int = 3, strides: tuple[int, ...] = (1, 2, 4)) -> None:
-        super().__init__()
-        self.spatial_dims, self.in_channels = spatial_dims, spatial_dims + 1
-        self.strides, self.out_channels = strides, (2 * spatial_dims,) * len(strides)
-        self.min_input_multiple, self.config = max(strides), {"name": "coordinates"}
-
-    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        pool = F.avg_pool3d if self.spatial_dims == 3 else F.avg_pool2d
-        coords, mask = x[:, : self.spatial_dims], x[:, self.spatial_dims :]
-        maps = []
-        for s in self.strides:
-            weight = pool(mask, s) if s > 1 else mask
-            centre = (pool(coords * mask, s) if s > 1 else coords * mask) / weight.clamp_min(1e-6)
-            phase = 2 * math.pi * centre / PERIOD_MM
-            maps.append(torch.cat([phase.cos(), phase.sin()], dim=1) * (weight > 0))
-        return maps
+from support.coordinate_volumes import CoordinateEncoder, coordinate_volume
 
 
 class ConstantEncoder(Encoder):
@@ -52,23 +24,9 @@ class ConstantEncoder(Encoder):
 
 def coordinate_copy(folder, volume: CachedVolume) -> CachedVolume:
     """A cache entry with `volume`'s geometry whose channels are world mm + an inside mask."""
-    size, affine, dims = volume.size_vox, volume.affine, volume.spatial_dims
-    index = np.stack(np.meshgrid(*[np.arange(n) for n in size], indexing="ij"), axis=0)
-    offset = affine[:dims, dims].reshape(-1, *[1] * dims)
-    mm = np.tensordot(affine[:dims, :dims], index, axes=1) + offset
-    image = np.concatenate([mm, np.ones((1, *size))]).astype(np.float32)
-    meta = {
-        "key": volume.subject_id,
-        "subject_id": volume.subject_id,
-        "split": None,
-        "affine": affine.tolist(),
-        "spacing_mm": list(volume.spacing_mm),
-        "size_vox": list(size),
-        "background_value": 0.0,
-    }
-    entry = folder / "entries" / volume.subject_id
-    write_entry(entry, folder / ".staging", image=image, label=None, meta=meta)
-    return CachedVolume(entry)
+    return coordinate_volume(
+        folder, volume.size_vox, volume.affine, volume.subject_id, list(volume.spacing_mm)
+    )
 
 
 @pytest.fixture(scope="module")
