@@ -62,6 +62,9 @@ def _tiny_overrides(cache: Path, method: str, steps: int) -> dict:
         "dino.out_dim": 64,
         "dino.local_crop_fraction": 0.5,
         "mae.block_vox": 4,
+        "eden.out_dim": 64,
+        "eden.composer_hidden_dim": 32,
+        "eden_v1.queue_size": 32,
     }
 
 

@@ -1,5 +1,5 @@
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
@@ -62,3 +62,16 @@ def test_merge_dotted_keys_deeply():
     merged = merge_config_dicts({"inner": {"rate": 1, "mode": "a"}}, {"inner.rate": 2, "count": 4})
     assert merged == {"inner": {"rate": 2, "mode": "a"}, "count": 4}
     assert merge_config_dicts(merged, {"inner": {"mode": "b"}})["inner"] == {"rate": 2, "mode": "b"}
+
+
+@dataclass(frozen=True)
+class Catalog:
+    entries: dict[str, Inner] = field(default_factory=dict)
+    free: dict[str, Any] = field(default_factory=dict)
+
+
+def test_mapping_values_of_a_dataclass_type_are_built_and_checked():
+    catalog = config_from_dict(Catalog, {"entries": {"a": {"rate": 2}}, "free": {"x": [1]}})
+    assert catalog.entries == {"a": Inner(rate=2.0)} and catalog.free == {"x": [1]}
+    with pytest.raises(ConfigError, match=r"entries\.a"):
+        config_from_dict(Catalog, {"entries": {"a": {"rat": 2}}})

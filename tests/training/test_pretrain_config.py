@@ -30,10 +30,15 @@ def test_saved_config_resolves_to_the_same_config(tmp_path):
 @pytest.mark.parametrize(
     ("layer", "phrase"),
     [
-        ({"method": "byol"}, "method must be one of simclr, moco, dino, mae"),
+        ({"method": "byol"}, "method must be one of simclr, moco, dino, mae, eden, eden_v1"),
         ({"optim.lrr": 1.0}, "did you mean 'lr'"),
         ({"data.batch_size": 1}, "batch_size >= 2"),
         ({"mae.loss": "l3"}, "mae.loss must be one of"),
+        ({"decomposer.levels": []}, "at least one level"),
+        ({"decomposer.levels": [0, -1]}, "all >= 0"),
+        ({"decomposer.stage_fractions": [1.0]}, "one positive fraction per level"),
+        ({"decomposer.jitter_fraction": 0.5}, "jitter_fraction"),
+        ({"decomposer.mode": "octree"}, "decomposer.mode must be one of"),
     ],
 )
 def test_bad_keys_and_values_are_config_errors(layer, phrase):

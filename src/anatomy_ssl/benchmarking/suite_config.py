@@ -16,6 +16,7 @@ import yaml
 
 from anatomy_ssl.configs import config_from_dict, config_to_dict
 from anatomy_ssl.errors import ConfigError
+from anatomy_ssl.training.pretrain_config import METHOD_NAMES
 
 BUILT_IN_SUITES = ("smoke", "cpu", "gpu")
 GENERIC_METHODS = ("simclr", "moco", "dino", "mae")
@@ -95,13 +96,28 @@ class SuitePretraining:
 
 
 @dataclass(frozen=True)
+class SuiteVariant:
+    """A method under another name with changed settings (an ablation), e.g.
+    `eden_v1_no_pruner: {method: eden_v1, overrides: {eden_v1.prune_threshold: null}}`.
+
+    Attributes:
+        method: the pretraining method it varies.
+        overrides: pretraining config keys (dotted), applied after the budget's overrides.
+    """
+
+    method: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class SuiteConfig:
     """A whole benchmark.
 
     Attributes:
         name: the suite's name (report title).
         seed: seeds data generation, pretraining and the protocols' first seed.
-        methods: "scratch" and pretraining method names.
+        methods: "scratch", pretraining method names and variant names.
+        variants: name -> a method with changed settings (ablations), usable in `methods`.
         datasets: the datasets.
         pretraining: the shared budget.
         protocols: protocol name -> its settings (keys of that protocol's settings dataclass).
@@ -112,6 +128,7 @@ class SuiteConfig:
     name: str = "custom"
     seed: int = 0
     methods: tuple[str, ...] = ("scratch", *GENERIC_METHODS)
+    variants: dict[str, SuiteVariant] = field(default_factory=dict)
     datasets: tuple[SuiteDataset, ...] = ()
     pretraining: SuitePretraining = field(default_factory=SuitePretraining)
     protocols: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -127,6 +144,24 @@ class SuiteConfig:
         unknown = sorted(set(self.protocols) - set(PROTOCOLS))
         if unknown:
             raise ValueError(f"settings for unknown protocol(s) {unknown}")
+        known = {"scratch", *METHOD_NAMES, *self.variants}
+        unknown = sorted(set(self.methods) - known)
+        if unknown:
+            raise ValueError(f"unknown method(s) {unknown}; known: {', '.join(sorted(known))}")
+        for name, variant in self.variants.items():
+            if variant.method not in METHOD_NAMES:
+                raise ValueError(f"variant {name!r}: unknown method {variant.method!r}")
+
+    def base_method(self, name: str) -> str:
+        """The pretraining method behind a method or variant name."""
+        return self.variants[name].method if name in self.variants else name
+
+    def method_overrides(self, name: str) -> dict[str, Any]:
+        """Pretraining overrides of a method or variant name (the budget's, then the variant's)."""
+        from anatomy_ssl.configs import merge_config_dicts
+
+        variant = self.variants.get(name)
+        return merge_config_dicts(self.pretraining.overrides, variant.overrides if variant else {})
 
     def to_dict(self) -> dict[str, Any]:
         return config_to_dict(self)

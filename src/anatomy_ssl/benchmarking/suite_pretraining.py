@@ -41,7 +41,7 @@ def pretrained_encoder(
     """
     encoder_dir = out / "encoders" / dataset.name / method
     budget = suite.pretraining
-    if _finished(encoder_dir, method, budget.steps):
+    if _finished(encoder_dir, suite.base_method(method), budget.steps):
         return encoder_dir
     if method == SCRATCH:
         torch.manual_seed(suite.seed)
@@ -56,7 +56,7 @@ def pretrained_encoder(
         )
     config = resolve_pretrain_config(
         {
-            "method": method,
+            "method": suite.base_method(method),
             "seed": suite.seed,
             "data.source": str(data_path),
             "data.split": "train",
@@ -69,7 +69,7 @@ def pretrained_encoder(
             "encoder.kwargs": budget.encoder_kwargs,
             "optim.max_steps": budget.steps,
         },
-        budget.overrides,
+        suite.method_overrides(method),
     )
     run_dir = out / "runs" / dataset.name / method
     log.info("pretraining %s on %s (%d steps)", method, dataset.name, budget.steps)

@@ -13,7 +13,7 @@ from anatomy_ssl.cli.config_overrides import parse_overrides
 
 def pretrain(
     out: Path = typer.Option(..., "--out", "-o", help="Run folder (config, checkpoints, logs)."),
-    method: str | None = typer.Option(None, help="simclr | moco | dino | mae."),
+    method: str | None = typer.Option(None, help="simclr | moco | dino | mae | eden | eden_v1."),
     data: str | None = typer.Option(
         None, help="A manifest (CSV / JSON / folder), a preprocessed cache, or 'phantom'."
     ),

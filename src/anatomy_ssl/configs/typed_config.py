@@ -107,7 +107,10 @@ def _coerce(annotation: Any, value: Any, source: str, path: str) -> Any:
     if origin is dict or annotation is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{source}: {path} must be a mapping, got {value!r}")
-        return dict(value)
+        value_type = typing.get_args(annotation)[1] if typing.get_args(annotation) else Any
+        return {
+            key: _coerce(value_type, item, source, f"{path}.{key}") for key, item in value.items()
+        }
     if annotation is type(None):
         if value is not None:
             raise ConfigError(f"{source}: {path} must be null, got {value!r}")

@@ -1,5 +1,6 @@
-"""Plain-torch losses: contrastive (NT-Xent, MoCo InfoNCE with a feature queue), DINO
-self-distillation and masked reconstruction, with negatives gathered across ranks."""
+"""Plain-torch losses: contrastive (NT-Xent, MoCo InfoNCE with a feature queue and the purposive
+pruner), DINO self-distillation, masked reconstruction and part-whole composition, with
+negatives gathered across ranks."""
 
 from __future__ import annotations
 
@@ -9,18 +10,30 @@ from anatomy_ssl.losses.cross_rank_gather import (
     rank_and_world,
 )
 from anatomy_ssl.losses.dino_loss import DINOLoss
+from anatomy_ssl.losses.embedding_center import EmbeddingCenter
 from anatomy_ssl.losses.feature_queue import FeatureQueue
 from anatomy_ssl.losses.masked_reconstruction_loss import masked_reconstruction_loss
 from anatomy_ssl.losses.moco_loss import MoCoLoss
 from anatomy_ssl.losses.ntxent_loss import NTXentLoss
+from anatomy_ssl.losses.part_whole_losses import (
+    composability_loss,
+    cosine_distance,
+    decomposability_loss,
+)
+from anatomy_ssl.losses.purposive_pruner import prune_lookalike_negatives
 
 __all__ = [
     "DINOLoss",
+    "EmbeddingCenter",
     "FeatureQueue",
     "MoCoLoss",
     "NTXentLoss",
+    "composability_loss",
+    "cosine_distance",
+    "decomposability_loss",
     "gather_with_grad",
     "gather_without_grad",
     "masked_reconstruction_loss",
+    "prune_lookalike_negatives",
     "rank_and_world",
 ]

@@ -1,6 +1,8 @@
 """Pretraining methods: one LightningModule per method (encoder + heads + losses)."""
 
 from anatomy_ssl.methods.dino_method import DINOMethod
+from anatomy_ssl.methods.eden_method import EdenMethod
+from anatomy_ssl.methods.eden_v1_method import EdenV1Method
 from anatomy_ssl.methods.masked_modeling_method import MaskedModelingMethod
 from anatomy_ssl.methods.method_registry import METHODS, create_method
 from anatomy_ssl.methods.moco_method import MoCoMethod
@@ -10,6 +12,8 @@ from anatomy_ssl.methods.simclr_method import SimCLRMethod
 __all__ = [
     "METHODS",
     "DINOMethod",
+    "EdenMethod",
+    "EdenV1Method",
     "MaskedModelingMethod",
     "MoCoMethod",
     "PretrainingMethod",

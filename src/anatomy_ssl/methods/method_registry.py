@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from anatomy_ssl.methods.dino_method import DINOMethod
+from anatomy_ssl.methods.eden_method import EdenMethod
+from anatomy_ssl.methods.eden_v1_method import EdenV1Method
 from anatomy_ssl.methods.masked_modeling_method import MaskedModelingMethod
 from anatomy_ssl.methods.moco_method import MoCoMethod
 from anatomy_ssl.methods.pretraining_method import PretrainingMethod
@@ -15,6 +17,8 @@ METHODS: dict[str, type[PretrainingMethod]] = {
     "moco": MoCoMethod,
     "dino": DINOMethod,
     "mae": MaskedModelingMethod,
+    "eden": EdenMethod,
+    "eden_v1": EdenV1Method,
 }
 assert tuple(METHODS) == METHOD_NAMES
 

@@ -12,7 +12,7 @@ from anatomy_ssl.losses import FeatureQueue, MoCoLoss
 from anatomy_ssl.methods.pretraining_method import PretrainingMethod
 from anatomy_ssl.models import Encoder, ProjectionHead
 from anatomy_ssl.training.ema_update import ema_update_
-from anatomy_ssl.training.pretrain_config import PretrainConfig
+from anatomy_ssl.training.pretrain_config import EdenV1Config, MoCoConfig, PretrainConfig
 
 
 class MoCoMethod(PretrainingMethod):
@@ -22,7 +22,7 @@ class MoCoMethod(PretrainingMethod):
 
     def __init__(self, encoder: Encoder, config: PretrainConfig) -> None:
         super().__init__(encoder, config)
-        options = config.moco
+        options = self.options = self.moco_options(config)
         self.projection = ProjectionHead(
             encoder.embed_dim,
             hidden_dim=options.projection_hidden_dim,
@@ -32,6 +32,11 @@ class MoCoMethod(PretrainingMethod):
         self.key_projection = copy.deepcopy(self.projection).requires_grad_(False)
         self.queue = FeatureQueue(options.queue_size, options.projection_dim)
         self.loss = MoCoLoss(temperature=options.temperature)
+
+    @staticmethod
+    def moco_options(config: PretrainConfig) -> MoCoConfig | EdenV1Config:
+        """The config section with this method's MoCo settings."""
+        return config.moco
 
     def view_groups(self) -> list[ViewGroup]:
         return [ViewGroup(count=2, size_vox=self.crop_size_vox)]
@@ -46,14 +51,19 @@ class MoCoMethod(PretrainingMethod):
         with torch.no_grad():
             keys = self.key_projection(self.key_encoder.forward_pooled(both))  # (2B, P)
         negatives = self.queue.features.clone()  # (K, P): snapshot before enqueueing
-        loss = 0.5 * (
-            self.loss(queries[:batch], keys[batch:], negatives)
-            + self.loss(queries[batch:], keys[:batch], negatives)
+        loss_a, pruned_a = self.loss.loss_and_pruned_fraction(
+            queries[:batch], keys[batch:], negatives
         )
+        loss_b, pruned_b = self.loss.loss_and_pruned_fraction(
+            queries[batch:], keys[:batch], negatives
+        )
+        if self.loss.prune_threshold is not None:
+            self.log("train/pruned_fraction", 0.5 * (pruned_a + pruned_b), batch_size=batch)
+        loss = 0.5 * (loss_a + loss_b)
         self.queue.enqueue(keys)
         return loss, pooled[:batch]
 
     def update_teacher(self) -> None:
-        momentum = self.config.moco.momentum
+        momentum = self.options.momentum
         ema_update_(self.key_encoder, self.encoder, momentum)
         ema_update_(self.key_projection, self.projection, momentum)

@@ -9,7 +9,7 @@ import lightning as L
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
-from anatomy_ssl.data import ViewGroup
+from anatomy_ssl.data import PartViewLayout, ViewGroup
 from anatomy_ssl.models import Encoder
 from anatomy_ssl.training.collapse_monitor import embedding_statistics
 from anatomy_ssl.training.learning_rate_schedule import warmup_cosine_factor
@@ -36,6 +36,11 @@ class PretrainingMethod(L.LightningModule):
     def view_groups(self) -> list[ViewGroup]:
         """The views each sample needs, in the order `compute_loss` receives them."""
         raise NotImplementedError
+
+    def part_view_layout(self) -> PartViewLayout | None:
+        """Part-based methods (Eden) return the anatomical part views they need; the data
+        pipeline then draws parts with the anatomy decomposer instead of random crops."""
+        return None
 
     def compute_loss(
         self, views: list[torch.Tensor], step: int

@@ -12,11 +12,12 @@ from typing import Any, Literal
 
 import yaml
 
+from anatomy_ssl.anatomy import DecompositionSchedule
 from anatomy_ssl.configs import config_from_dict, config_to_dict, merge_config_dicts
 from anatomy_ssl.errors import ConfigError
 from anatomy_ssl.transforms import AugmentationSpec
 
-METHOD_NAMES = ("simclr", "moco", "dino", "mae")
+METHOD_NAMES = ("simclr", "moco", "dino", "mae", "eden", "eden_v1")
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,74 @@ class MAEConfig:
 
 
 @dataclass(frozen=True)
+class DecomposerConfig:
+    """Eden's anatomy decomposer and coarse-to-fine schedule (methods `eden` and `eden_v1`).
+
+    Attributes:
+        levels: granularity levels, trained in this order in one run (a part at level g spans
+            the body box / 2^g per axis, resampled to `data.crop_size_vox`).
+        stage_fractions: share of `optim.max_steps` per level (default: equal shares).
+        mode: "random_box" (a box anywhere inside the body) or "grid" (a cell of the 2^g grid).
+        jitter_fraction: the second view of a part is cut from a box shifted by up to this
+            fraction of the part size per axis (0: the two views differ only in intensity).
+    """
+
+    levels: tuple[int, ...] = (0, 1, 2)
+    stage_fractions: tuple[float, ...] | None = None
+    mode: Literal["random_box", "grid"] = "random_box"
+    jitter_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        # the schedule validates levels and fractions; fail at config time, not at fit time
+        DecompositionSchedule(self.levels, total_steps=1, fractions=self.stage_fractions)
+        if not 0.0 <= self.jitter_fraction < 0.5:
+            raise ValueError(f"jitter_fraction must be in [0, 0.5), got {self.jitter_fraction}")
+
+
+@dataclass(frozen=True)
+class EdenV1Config:
+    """Eden v1 / Adam-v1 (Hosseinzadeh Taher et al. 2023): MoCo v2 on decomposer parts, with the
+    purposive pruner (`prune_threshold`: negatives with cosine >= it leave the InfoNCE
+    denominator; None turns the pruner off)."""
+
+    temperature: float = 0.2
+    queue_size: int = 4096
+    momentum: float = 0.99
+    projection_hidden_dim: int = 512
+    projection_dim: int = 128
+    prune_threshold: float | None = 0.8
+
+
+@dataclass(frozen=True)
+class EdenConfig:
+    """Eden / Adam-v2 (Hosseinzadeh Taher et al. 2024): teacher-student localizability
+    (DINO-style multi-crop of a part), composability and decomposability.
+
+    Attributes:
+        out_dim, hidden_dim, bottleneck_dim: the localizability (DINO) head.
+        local_crops, local_crop_fraction: student multi-crops inside each part.
+        student_temperature, teacher_temperature, center_momentum: DINO loss.
+        momentum: base EMA momentum of the teacher (rises to 1 on a cosine).
+        composer_hidden_dim: width of the composer h_C and decomposer h_D MLPs.
+        localizability_weight, composability_weight, decomposability_weight: loss weights.
+    """
+
+    out_dim: int = 4096
+    hidden_dim: int = 512
+    bottleneck_dim: int = 128
+    local_crops: int = 2
+    local_crop_fraction: float = 0.5
+    student_temperature: float = 0.1
+    teacher_temperature: float = 0.04
+    center_momentum: float = 0.9
+    momentum: float = 0.996
+    composer_hidden_dim: int = 1024
+    localizability_weight: float = 1.0
+    composability_weight: float = 1.0
+    decomposability_weight: float = 1.0
+
+
+@dataclass(frozen=True)
 class PretrainConfig:
     """Everything `anatomy-ssl pretrain` needs."""
 
@@ -178,6 +247,9 @@ class PretrainConfig:
     moco: MoCoConfig = field(default_factory=MoCoConfig)
     dino: DINOConfig = field(default_factory=DINOConfig)
     mae: MAEConfig = field(default_factory=MAEConfig)
+    decomposer: DecomposerConfig = field(default_factory=DecomposerConfig)
+    eden: EdenConfig = field(default_factory=EdenConfig)
+    eden_v1: EdenV1Config = field(default_factory=EdenV1Config)
 
     def __post_init__(self) -> None:
         if self.method not in METHOD_NAMES:

@@ -141,7 +141,9 @@ def pretrain(
         use_distributed_sampler=False,
         default_root_dir=run_dir,
     )
-    datamodule = PretrainingDataModule(data, method.view_groups(), config)
+    datamodule = PretrainingDataModule(
+        data, method.view_groups(), config, part_layout=method.part_view_layout()
+    )
     started = time.perf_counter()
     with warnings.catch_warnings(), _cpu_threads_beside_loaders(gpu, config.data.workers):
         # an infinite step-indexed stream has no length; Lightning's hint about it is expected

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import lightning as L
 from torch.utils.data import DataLoader
 
-from anatomy_ssl.data import PretrainingStream, ViewGroup, make_pretraining_loader
+from anatomy_ssl.data import (
+    AnatomyPartStream,
+    PartViewLayout,
+    PretrainingStream,
+    ViewGroup,
+    make_pretraining_loader,
+)
 from anatomy_ssl.training.pretrain_config import PretrainConfig
 from anatomy_ssl.training.pretraining_data import PretrainingData
 
@@ -16,27 +24,46 @@ class PretrainingDataModule(L.LightningDataModule):
     uninterrupted run would have seen next."""
 
     def __init__(
-        self, data: PretrainingData, view_groups: list[ViewGroup], config: PretrainConfig
+        self,
+        data: PretrainingData,
+        view_groups: list[ViewGroup],
+        config: PretrainConfig,
+        part_layout: PartViewLayout | None = None,
     ) -> None:
+        """`part_layout` (part-based methods) replaces the random crops of `view_groups` by
+        views of anatomical parts."""
         super().__init__()
         self.data = data
         self.view_groups = view_groups
         self.config = config
+        self.part_layout = part_layout
 
     def train_dataloader(self) -> DataLoader:
         trainer = self.trainer
         assert trainer is not None, "the data module is used by a Trainer"
         batches_done = trainer.global_step * self.config.optim.accumulate_grad_batches
-        stream = PretrainingStream(
-            self.data.entry_folders,
-            self.view_groups,
-            self.config.data.batch_size,
-            seed=self.config.seed,
-            augmentation=self.config.data.augmentation,
-            rank=trainer.global_rank,
-            world_size=trainer.world_size,
-            start_step=batches_done,
-            max_center_offset_fraction=self.config.data.max_center_offset_fraction,
-        )
+        common: dict[str, Any] = {
+            "seed": self.config.seed,
+            "augmentation": self.config.data.augmentation,
+            "rank": trainer.global_rank,
+            "world_size": trainer.world_size,
+            "start_step": batches_done,
+        }
+        stream: PretrainingStream
+        if self.part_layout is not None:
+            stream = AnatomyPartStream(
+                self.data.entry_folders,
+                self.part_layout,
+                self.config.data.batch_size,
+                **common,
+            )
+        else:
+            stream = PretrainingStream(
+                self.data.entry_folders,
+                self.view_groups,
+                self.config.data.batch_size,
+                max_center_offset_fraction=self.config.data.max_center_offset_fraction,
+                **common,
+            )
         on_gpu = trainer.strategy.root_device.type == "cuda"
         return make_pretraining_loader(stream, self.config.data.workers, pin_memory=on_gpu)
