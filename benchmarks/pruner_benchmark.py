@@ -36,11 +36,12 @@ THRESHOLD = 0.8
 
 
 def per_sample_pruned_infonce(
-    query: torch.Tensor, key: torch.Tensor, queue: torch.Tensor, temperature: float
+    query: torch.Tensor, key: torch.Tensor, queue: torch.Tensor, temperature: float = 0.2
 ) -> torch.Tensor:
     """The reference: the pruned InfoNCE one query at a time, as research code often has it."""
     losses = []
-    for q, k in zip(functional.normalize(query, dim=1), functional.normalize(key, dim=1)):
+    queries, keys = functional.normalize(query, dim=1), functional.normalize(key, dim=1)
+    for q, k in zip(queries, keys, strict=True):
         cosines = queue @ q  # (K,)
         kept = cosines[cosines < THRESHOLD]
         logits = torch.cat([(q * k).sum()[None], kept]) / temperature
@@ -56,6 +57,12 @@ def _time(function: Callable[[], Any], repeats: int) -> float:
     return (time.perf_counter() - started) / repeats
 
 
+def _time_backward(
+    loss_fn: Callable[..., torch.Tensor], inputs: tuple[torch.Tensor, ...], repeats: int
+) -> float:
+    return _time(lambda: loss_fn(*inputs).backward(), repeats)
+
+
 def loss_timings(batch: int, dim: int, queue_sizes: list[int], repeats: int) -> list[dict]:
     rows = []
     generator = torch.Generator().manual_seed(0)
@@ -68,19 +75,16 @@ def loss_timings(batch: int, dim: int, queue_sizes: list[int], repeats: int) -> 
             query.detach().repeat(4, 1) + 0.2 * torch.randn(batch * 4, dim), dim=1
         )
         plain, pruned = MoCoLoss(0.2), MoCoLoss(0.2, prune_threshold=THRESHOLD)
-
-        def run(loss_fn: Callable[[], torch.Tensor]) -> Callable[[], None]:
-            return lambda: loss_fn().backward()
-
         times = {
-            "unpruned_s": _time(run(lambda: plain(query, key, queue)), repeats),
-            "vectorized_s": _time(run(lambda: pruned(query, key, queue)), repeats),
-            "per_sample_loop_s": _time(
-                run(lambda: per_sample_pruned_infonce(query, key, queue, 0.2)), repeats
-            ),
+            name: _time_backward(loss_fn, (query, key, queue), repeats)
+            for name, loss_fn in (
+                ("unpruned_s", plain),
+                ("vectorized_s", pruned),
+                ("per_sample_loop_s", per_sample_pruned_infonce),
+            )
         }
         torch.testing.assert_close(
-            pruned(query, key, queue), per_sample_pruned_infonce(query, key, queue, 0.2)
+            pruned(query, key, queue), per_sample_pruned_infonce(query, key, queue)
         )
         rows.append(
             {
