@@ -1,6 +1,6 @@
 """Pretraining throughput benchmark: samples/s, peak memory and data wait for each method.
 
-For every method (simclr, moco, dino, mae) and encoder, one short `anatomy_ssl.pretrain` run
+For every method (simclr, moco, dino, mae, eden, eden_v1) and encoder, one short `anatomy_ssl.pretrain` run
 on a phantom cache that is built once. Each run happens in a fresh child process, so its peak
 memory is its own. The script reports:
 - steady-state samples/s and s/step (the first `--warmup-steps` timed steps are left out);
@@ -66,7 +66,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from anatomy_ssl.training.step_progress import StepProgress
 
-METHODS = ("simclr", "moco", "dino", "mae")
+METHODS = ("simclr", "moco", "dino", "mae", "eden", "eden_v1")
 #: Modules the forkserver imports once, before it forks any measurement process.
 PRELOAD = ["anatomy_ssl.training.pretrain_run", "anatomy_ssl.methods", "anatomy_ssl.models"]
 

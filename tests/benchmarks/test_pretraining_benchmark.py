@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "pretraining_benchmark.py"
-METHODS = ["simclr", "moco", "dino", "mae"]
+METHODS = ["simclr", "moco", "dino", "mae", "eden", "eden_v1"]
 
 
 def _finite_positive(value):
