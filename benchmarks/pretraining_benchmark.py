@@ -1,8 +1,8 @@
 """Pretraining throughput benchmark: samples/s, peak memory and data wait for each method.
 
-For every method (simclr, moco, dino, mae, eden, eden_v1) and encoder, one short `anatomy_ssl.pretrain` run
-on a phantom cache that is built once. Each run happens in a fresh child process, so its peak
-memory is its own. The script reports:
+For every method (simclr, moco, dino, mae, eden, eden_v1) and encoder, one short
+`anatomy_ssl.pretrain` run on a phantom cache that is built once. Each run happens in a fresh
+child process, so its peak memory is its own. The script reports:
 - steady-state samples/s and s/step (the first `--warmup-steps` timed steps are left out);
 - the fraction of step time spent waiting for the next batch. This is the time from the end of
   one training batch to the start of the next: the DataLoader's `next()`, the host-to-device

@@ -176,3 +176,24 @@ def test_single_seeds_without_samples_say_why_there_are_no_markers():
     table = build_summary_table(_seeds("scratch", [0.5]) + _seeds("eden", [0.9]))
     assert not table.compared
     assert any(line.startswith("No significance markers") for line in table.legend())
+
+
+def test_the_legend_gives_each_anatomy_aware_method_its_difference_from_the_best_generic():
+    rng = np.random.default_rng(1)
+    records = (
+        _unit_records("scratch", 0.0, rng)
+        + _unit_records("mae", 0.05, rng)
+        + _unit_records("eden", 0.15, rng)
+    )
+    table = build_summary_table(records)
+    versus = table.cell("eden", "finetune_k1_dice").vs_generic
+    assert versus.low < versus.mean_difference < versus.high
+    assert versus.low > 0  # 0.10 better, far outside the noise
+    assert versus.mean_difference == pytest.approx(0.10, abs=0.02)
+    lines = [line for line in table.legend() if line.startswith("eden minus")]
+    expected = (
+        f"fine-tune k=1 Dice {versus.mean_difference:+.3f} [{versus.low:+.3f}, "
+        f"{versus.high:+.3f}] vs mae (p = {versus.p_value:.2g})"
+    )
+    assert len(lines) == 1 and expected in lines[0]
+    assert not any(line.startswith(("mae minus", "scratch minus")) for line in table.legend())

@@ -32,6 +32,13 @@ def format_number(value: float, metric: str) -> str:
     return f"{value:.{metric_decimals(metric)}f}"
 
 
+def format_signed(value: float, metric: str) -> str:
+    """A difference with its sign: "+0.031", "-2.5"; an em dash for NaN."""
+    if not math.isfinite(value):
+        return "—"
+    return f"{value:+.{metric_decimals(metric)}f}"
+
+
 def metric_label(metric: str) -> str:
     """A readable column label: `finetune_k5_dice` -> "fine-tune k=5 Dice",
     `median_error_mm` -> "median error (mm)", `within_10mm` -> "within 10 mm",

@@ -30,7 +30,7 @@ from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord
 from anatomy_ssl.reporting.headline_metrics import headline_metrics, protocol_sort_key
 from anatomy_ssl.reporting.method_order import SCRATCH, is_generic, ordered_methods
 from anatomy_ssl.reporting.metric_direction import best_value, is_better, lower_is_better
-from anatomy_ssl.reporting.metric_display import format_number, metric_label
+from anatomy_ssl.reporting.metric_display import format_number, format_signed, metric_label
 
 SIGNIFICANCE_LEVEL = 0.05
 BETTER_THAN_SCRATCH = "▲"
@@ -49,6 +49,7 @@ class Significance:
     Attributes:
         baseline: the baseline method.
         mean_difference: mean of `method - baseline` over the pairs, in the metric's units.
+        low, high: the bootstrap interval of the mean difference (the table's confidence).
         p_value: two-sided permutation p-value.
         n: number of pairs.
         pairing: "seed" (one pair per seed) or "seed_unit" (one pair per seed and test unit).
@@ -58,6 +59,8 @@ class Significance:
 
     baseline: str
     mean_difference: float
+    low: float
+    high: float
     p_value: float
     n: int
     pairing: Pairing
@@ -201,6 +204,34 @@ class SummaryTable:
             )
         if self.uncompared:
             lines.append("Not compared (different seeds): " + ", ".join(self.uncompared) + ".")
+        lines += self._anatomy_aware_differences(percent)
+        return lines
+
+    def _anatomy_aware_differences(self, percent: str) -> list[str]:
+        """One line per method that is neither scratch nor generic: its difference from the
+        best generic baseline of every column, with the interval and p-value."""
+        lines = []
+        for row in self.rows:
+            if row.method == SCRATCH or is_generic(row.method):
+                continue
+            parts = []
+            for metric in self.metrics:
+                versus = row.cells[metric].vs_generic
+                if versus is None:
+                    continue
+                difference = format_signed(versus.mean_difference, metric)
+                interval = (
+                    f"{format_signed(versus.low, metric)}, {format_signed(versus.high, metric)}"
+                )
+                parts.append(
+                    f"{metric_label(metric)} {difference} [{interval}] vs {versus.baseline} "
+                    f"(p = {versus.p_value:.2g})"
+                )
+            if parts:
+                lines.append(
+                    f"{row.method} minus the best generic baseline, mean difference "
+                    f"[{percent} bootstrap interval]: " + "; ".join(parts) + "."
+                )
         return lines
 
 
@@ -399,6 +430,8 @@ def _compare(
     return Significance(
         baseline=baseline[0].method,
         mean_difference=difference,
+        low=comparison.low,
+        high=comparison.high,
         p_value=comparison.p_value,
         n=comparison.n,
         pairing=pairing,
