@@ -50,6 +50,20 @@ class CropVarianceEncoder(Encoder):
         return [torch.cat([SCALE * squared, torch.ones_like(squared)], dim=1)]
 
 
+class OffsetEncoder(Encoder):
+    """Another encoder's features plus one constant: every embedding gains the same vector."""
+
+    def __init__(self, inner: Encoder, offset: float) -> None:
+        super().__init__()
+        self.inner, self.offset = inner, offset
+        self.spatial_dims, self.in_channels = inner.spatial_dims, inner.in_channels
+        self.strides, self.out_channels = inner.strides, inner.out_channels
+        self.min_input_multiple, self.config = inner.min_input_multiple, {"name": "offset"}
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [features + self.offset for features in self.inner.forward_features(x)]
+
+
 def expected_cosine(whole: np.ndarray, parts: list[np.ndarray]) -> float:
     """(v_w v_p + 1) / sqrt((v_w^2 + 1)(v_p^2 + 1)), v_w = SCALE var(whole), v_p = SCALE
     mean(var(part))."""
@@ -185,3 +199,44 @@ def test_bad_inputs_name_the_problem(tmp_path, phantom_eval_data):
     empty = cache_entry(tmp_path, "empty", np.zeros((1, 12, 12, 12), np.float32))
     with pytest.raises(ValueError, match="no foreground"):
         evaluate_part_whole_compositionality(encoder, [empty], whole_vox=8)
+
+
+def test_centring_removes_the_shared_direction_that_makes_any_encoder_look_compositional(
+    phantom_eval_data,
+):
+    # a constant offset on every embedding makes raw cosines ~1 for any encoder; the centred
+    # score and the specificity do not move, because the offset is the mean they subtract
+    volumes = phantom_eval_data.volumes[:3]
+    plain = evaluate_part_whole_compositionality(
+        CropVarianceEncoder(), volumes, whole_vox=8, wholes_per_volume=4, seed=1
+    )
+    shifted = evaluate_part_whole_compositionality(
+        OffsetEncoder(CropVarianceEncoder(), 50.0),
+        volumes,
+        whole_vox=8,
+        wholes_per_volume=4,
+        seed=1,
+    )
+    assert shifted.cosines.min() > 0.999 > plain.cosines.min()
+    np.testing.assert_allclose(shifted.centred_cosines, plain.centred_cosines, atol=1e-4)
+    np.testing.assert_allclose(shifted.specificity, plain.specificity, atol=1e-4)
+
+
+def test_the_other_whole_score_pairs_each_whole_with_the_next_wholes_parts(phantom_eval_data):
+    result = evaluate_part_whole_compositionality(
+        CropVarianceEncoder(), phantom_eval_data.volumes[:2], whole_vox=8, wholes_per_volume=3
+    )
+    width = result.whole_embeddings.shape[1]
+    every = np.concatenate([result.whole_embeddings, result.part_embeddings.reshape(-1, width)])
+    every = every.astype(np.float64)
+    mean = every.mean(axis=0)
+    wholes = result.whole_embeddings - mean
+    aggregates = result.part_embeddings.mean(axis=1) - mean
+    for n in range(len(wholes)):
+        other = aggregates[(n + 1) % len(wholes)]
+        expected = wholes[n] @ other / (np.linalg.norm(wholes[n]) * np.linalg.norm(other))
+        assert result.other_whole_cosines[n] == pytest.approx(expected, abs=1e-6)
+    metrics = result.metrics()
+    assert metrics["part_whole_specificity_mean"] == pytest.approx(
+        metrics["part_whole_centred_cosine_mean"] - metrics["other_whole_centred_cosine_mean"]
+    )

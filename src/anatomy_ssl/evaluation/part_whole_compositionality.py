@@ -18,6 +18,15 @@ How parts are presented to the encoder (`part_resampling`):
 - True: each part is resampled ((bi/tri)linear, `align_corners=False`) to the whole's size, as
   the authors' 2D code resizes every crop to the network input. This adds a 2x zoom, so it also
   tests scale invariance; use it to compare with the paper's numbers.
+
+The raw cosine rewards anisotropy: pooled post-activation CNN embeddings share one dominant
+direction, so a random or collapsed encoder already scores high (every pair of embeddings is
+close). Two more scores take that out. The centred cosine subtracts the mean embedding of all
+wholes and parts first. The other-whole cosine is the same centred cosine between a whole and
+the parts of another whole (the next one in sampling order): what the centred score is
+without any part-whole relation. Their difference, the specificity, is how much more a whole
+resembles its own parts than another whole's; a part-whole hierarchy shows as a specificity
+well above 0.
 """
 
 from __future__ import annotations
@@ -45,6 +54,10 @@ class PartWholeCompositionalityResult:
 
     Attributes:
         cosines: `(N,)` cos(whole embedding, mean of its parts' embeddings).
+        centred_cosines: `(N,)` the same after subtracting the mean of all N + N * P
+            embeddings.
+        other_whole_cosines: `(N,)` centred cos(whole n, mean of whole n + 1's parts), cyclic;
+            NaN when N = 1.
         whole_embeddings: `(N, D)` float32 pooled embeddings of the wholes.
         part_embeddings: `(N, P, D)` float32 pooled embeddings of the parts, parts in C order
             over the halves of each axis (part `p` has offset `bits(p) * whole_size / 2`).
@@ -56,6 +69,8 @@ class PartWholeCompositionalityResult:
     """
 
     cosines: np.ndarray
+    centred_cosines: np.ndarray
+    other_whole_cosines: np.ndarray
     whole_embeddings: np.ndarray
     part_embeddings: np.ndarray
     whole_start_vox: np.ndarray
@@ -64,12 +79,21 @@ class PartWholeCompositionalityResult:
     subject_ids: tuple[str, ...]
     part_resampling: bool
 
+    @property
+    def specificity(self) -> np.ndarray:
+        """`(N,)` centred cosine with its own parts minus that with another whole's parts."""
+        return self.centred_cosines - self.other_whole_cosines
+
     def metrics(self) -> dict[str, float]:
         """Flat JSON-ready summary: `part_whole_cosine_mean`, `part_whole_cosine_std`,
-        `num_wholes`."""
+        `part_whole_centred_cosine_mean`, `other_whole_centred_cosine_mean`,
+        `part_whole_specificity_mean` (centred minus other-whole), `num_wholes`."""
         return {
             "part_whole_cosine_mean": float(np.mean(self.cosines)),
             "part_whole_cosine_std": float(np.std(self.cosines)),
+            "part_whole_centred_cosine_mean": float(np.mean(self.centred_cosines)),
+            "other_whole_centred_cosine_mean": float(np.mean(self.other_whole_cosines)),
+            "part_whole_specificity_mean": float(np.mean(self.specificity)),
             "num_wholes": float(len(self.cosines)),
         }
 
@@ -162,11 +186,18 @@ def evaluate_part_whole_compositionality(
     part_embeddings = np.concatenate(collected["p"])  # (N, P, D)
     aggregate = part_embeddings.astype(np.float64).mean(axis=1)  # (N, D)
     whole = whole_embeddings.astype(np.float64)
-    norms = np.linalg.norm(whole, axis=1) * np.linalg.norm(aggregate, axis=1)
-    dots = np.sum(whole * aggregate, axis=1)
-    cosines = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+    every = np.concatenate([whole, part_embeddings.reshape(-1, whole.shape[1])])  # (N + NP, D)
+    mean = every.mean(axis=0)  # (D,)
+    centred_aggregate = aggregate - mean
+    other = (
+        _row_cosines(whole - mean, np.roll(centred_aggregate, -1, axis=0))
+        if len(whole) > 1
+        else np.full(1, np.nan)
+    )
     return PartWholeCompositionalityResult(
-        cosines=cosines,
+        cosines=_row_cosines(whole, aggregate),
+        centred_cosines=_row_cosines(whole - mean, centred_aggregate),
+        other_whole_cosines=other,
         whole_embeddings=whole_embeddings,
         part_embeddings=part_embeddings,
         whole_start_vox=np.concatenate(collected["start"]).astype(np.int64),
@@ -175,6 +206,13 @@ def evaluate_part_whole_compositionality(
         subject_ids=tuple(volume.subject_id for volume in volumes),
         part_resampling=part_resampling,
     )
+
+
+def _row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`(N,)` cosine of each row pair of two `(N, D)` arrays (0 where a row is zero)."""
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    dots = np.sum(a * b, axis=1)
+    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
 
 
 def _embed(

@@ -312,8 +312,18 @@ def _compositionality(
         part_resampling=settings.part_resampling,
         device=context.device,
     )
-    cosines = np.asarray(result.cosines, dtype=float).tolist()
-    return [{"metrics": result.metrics(), "samples": {"part_whole_cosine_mean": cosines}}]
+    samples = {
+        "part_whole_cosine_mean": result.cosines,
+        "part_whole_centred_cosine_mean": result.centred_cosines,
+        "other_whole_centred_cosine_mean": result.other_whole_cosines,
+        "part_whole_specificity_mean": result.specificity,
+    }
+    return [
+        {
+            "metrics": result.metrics(),
+            "samples": {k: np.asarray(v, dtype=float).tolist() for k, v in samples.items()},
+        }
+    ]
 
 
 def _patient_prediction(

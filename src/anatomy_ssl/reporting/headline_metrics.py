@@ -30,7 +30,11 @@ _HEADLINE_PATTERNS: dict[str, tuple[str, ...]] = {
     "few_shot_segmentation": (_FEW_SHOT.pattern,),
     "correspondence": (r"^median_error_mm$", r"^mean_error_mm$", r"^within_\d+(\.\d+)?mm$"),
     "locality": (r"^knn_accuracy$", r"^silhouette$"),
-    "compositionality": (r"^part_whole_cosine_mean$",),
+    "compositionality": (
+        r"^part_whole_cosine_mean$",
+        r"^part_whole_centred_cosine_mean$",
+        r"^part_whole_specificity_mean$",
+    ),
     "patient_prediction": (
         r"^severity_auc$",
         r"^subtype_balanced_accuracy$",

@@ -10,7 +10,12 @@ import re
 
 _FEW_SHOT_K = re.compile(r"^k(\d+|all)$")
 _RADIUS = re.compile(r"^(\d+(?:\.\d+)?)mm$")
-_LABELS = {"part_whole_cosine_mean": "part-whole cosine"}
+_LABELS = {
+    "part_whole_cosine_mean": "part-whole cosine",
+    "part_whole_centred_cosine_mean": "centred part-whole cosine",
+    "other_whole_centred_cosine_mean": "centred cosine with another whole's parts",
+    "part_whole_specificity_mean": "part-whole specificity",
+}
 _WORDS = {
     "dice": "Dice",
     "auc": "AUC",
