@@ -1,4 +1,5 @@
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -150,15 +151,7 @@ def test_without_jitter_both_full_views_are_cut_from_the_same_part(tiny_cache, s
 
 
 def test_views_are_never_flipped(tiny_cache):
-    always_flip = AugmentationSpec(
-        flip_probability=1.0,
-        intensity_scale=0.0,
-        intensity_shift=0.0,
-        gamma_range=(1.0, 1.0),
-        noise_std_max=0.0,
-        blur_sigma_max_vox=0.0,
-        blur_probability=0.0,
-    )
+    always_flip = replace(AugmentationSpec.none(), flip_probability=1.0)
     flipped = _stream(tiny_cache, augmentation=always_flip).batch(5)
     plain = _stream(tiny_cache, augmentation=AugmentationSpec.none()).batch(5)
     _assert_same(flipped, plain)
