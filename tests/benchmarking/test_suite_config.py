@@ -76,7 +76,9 @@ def test_variants_name_a_method_with_their_own_overrides_on_top_of_the_budget():
 
 def test_the_cpu_suite_runs_eden_and_its_ablations():
     suite = load_suite("cpu")
-    assert {"eden", "eden_v1", "eden_v1_level0", "eden_v1_no_pruner"} <= set(suite.methods)
+    assert {"eden", "eden_v1", "eden_v1_level0", "eden_v1_level2", "eden_v1_no_pruner"} <= set(
+        suite.methods
+    )
 
     def resolved(name):
         method = {"method": suite.base_method(name)}
