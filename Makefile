@@ -22,3 +22,4 @@ bench: setup
 	$(BIN)/python benchmarks/data_pipeline_benchmark.py
 	$(BIN)/python benchmarks/phantom_benchmark.py
 	$(BIN)/python benchmarks/pretraining_benchmark.py --suite cpu
+	$(BIN)/python benchmarks/pruner_benchmark.py
