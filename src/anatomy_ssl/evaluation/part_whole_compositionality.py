@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from numpy.typing import ArrayLike
 
+from anatomy_ssl.data.per_sample_crop import split_into_halves
 from anatomy_ssl.embedding.dense_feature_extraction import (
     check_encoder_matches,
     pooled_crop_embeddings,
@@ -100,16 +101,9 @@ class PartWholeCompositionalityResult:
 
 def split_into_parts(wholes: torch.Tensor) -> torch.Tensor:
     """`(N, C, *W)` -> `(N * 2^S, C, *W / 2)`: each whole's 2^S equal sub-boxes, the parts of
-    one whole consecutive and in C order over the halves of each axis."""
-    n, c, *size = wholes.shape
-    dims = len(size)
-    if any(side % 2 for side in size):
-        raise ValueError(f"whole size {tuple(size)} must be even on every axis")
-    halves = [side // 2 for side in size]
-    split = [n, c, *(v for half in halves for v in (2, half))]
-    x = wholes.reshape(split)  # (N, C, 2, h0, 2, h1[, 2, h2])
-    order = [0, *(2 + 2 * a for a in range(dims)), 1, *(3 + 2 * a for a in range(dims))]
-    return x.permute(order).reshape(n * 2**dims, c, *halves)  # (N * P, C, *W / 2)
+    one whole consecutive and in C order over the halves of each axis (the sub-parts Eden
+    trains on, `split_into_halves`, regrouped by whole)."""
+    return torch.stack(split_into_halves(wholes), dim=1).flatten(0, 1)  # (N * P, C, *W / 2)
 
 
 def evaluate_part_whole_compositionality(
