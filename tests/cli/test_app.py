@@ -62,6 +62,18 @@ def test_demo_runs_end_to_end(tmp_path):
     assert (tmp_path / "phantom_montage.png").stat().st_size > 10_000
 
 
+def test_demo_pretrains_any_method_and_refuses_an_unknown_one_before_doing_work(tmp_path):
+    args = ["demo", "--out", str(tmp_path), "--subjects", "2", "--workers", "1", "--steps", "2"]
+    result = runner.invoke(app, [*args, "--method", "eden_v1", "--no-evaluate"])
+    assert result.exit_code == 0, result.output
+    assert "pretraining eden_v1" in result.stdout
+    card = json.loads((tmp_path / "encoder" / "card.json").read_text())
+    assert card["method"] == "eden_v1" and card["step"] == 2
+    bad = runner.invoke(app, [*args[:2], str(tmp_path / "bad"), *args[3:], "--method", "byol"])
+    assert bad.exit_code != 0 and "unknown method 'byol'" in bad.output
+    assert not (tmp_path / "bad").exists()
+
+
 def test_manifest_preprocess_inspect_on_a_folder(tmp_path):
     demo = runner.invoke(
         app,

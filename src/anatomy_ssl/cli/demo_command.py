@@ -33,6 +33,9 @@ def demo(
         150, min=1, help="Training steps of each few-shot segmentation run in the evaluation."
     ),
     seed: int = typer.Option(0, help="Random seed."),
+    method: str = typer.Option(
+        DEMO_METHOD, help="Pretraining method: simclr | moco | dino | mae | eden | eden_v1."
+    ),
     evaluate: bool = typer.Option(
         True, "--evaluate/--no-evaluate", help="Evaluate against scratch and write the report."
     ),
@@ -45,8 +48,14 @@ def demo(
     from anatomy_ssl.export import export_run, export_scratch
     from anatomy_ssl.models import create_encoder
     from anatomy_ssl.reporting import write_report
-    from anatomy_ssl.training.pretrain_config import resolve_pretrain_config
+    from anatomy_ssl.training.pretrain_config import METHOD_NAMES, resolve_pretrain_config
     from anatomy_ssl.training.pretrain_run import pretrain
+
+    if method not in METHOD_NAMES:  # before minutes of data generation, not after
+        known = ", ".join(METHOD_NAMES)
+        raise typer.BadParameter(
+            f"unknown method {method!r}; known: {known}", param_hint="--method"
+        )
 
     data = out / "phantom"
     manifest_path = data / "manifest.csv"
@@ -74,7 +83,7 @@ def demo(
 
     config = resolve_pretrain_config(
         {
-            "method": DEMO_METHOD,
+            "method": method,
             "seed": seed,
             "data.source": str(out / "cache"),
             "data.workers": workers,
@@ -85,7 +94,7 @@ def demo(
         f"[4/6] pretraining {config.method} on {config.encoder.name} for {steps} steps "
         f"({config.data.batch_size} x {config.data.crop_size_vox}^3 crops per step)"
     )
-    run = pretrain(config, out / "runs" / DEMO_METHOD, resume=True)
+    run = pretrain(config, out / "runs" / method, resume=True)
     typer.echo(
         f"      {run.summary['steps']} steps, final loss {run.summary['final_loss']:.3f}"
         + (
@@ -121,11 +130,11 @@ def demo(
         preprocess_hash=spec.hash,
     )
     typer.echo(
-        f"[6/6] evaluating {DEMO_METHOD} against scratch: few-shot segmentation (frozen encoder), "
+        f"[6/6] evaluating {method} against scratch: few-shot segmentation (frozen encoder), "
         "correspondence, locality, compositionality"
     )
     settings = _demo_protocol_settings(finetune_steps)
-    for label, folder in (("scratch", scratch), (DEMO_METHOD, encoder)):
+    for label, folder in (("scratch", scratch), (method, encoder)):
         evaluate_encoder(
             folder,
             manifest_path,
