@@ -21,7 +21,7 @@ import copy
 
 import torch
 
-from anatomy_ssl.data import PartViewLayout, ViewGroup
+from anatomy_ssl.data import PartViewLayout
 from anatomy_ssl.losses import (
     DINOLoss,
     EmbeddingCenter,
@@ -75,9 +75,6 @@ class EdenMethod(PretrainingMethod):
             center_momentum=options.center_momentum,
         )
         self.target_center = EmbeddingCenter(width, momentum=options.center_momentum)
-
-    def view_groups(self) -> list[ViewGroup]:
-        return self.layout.view_groups()
 
     def part_view_layout(self) -> PartViewLayout:
         return self.layout

@@ -17,7 +17,7 @@ from anatomy_ssl.losses import MoCoLoss
 from anatomy_ssl.methods.decomposer_layout import decomposer_layout
 from anatomy_ssl.methods.moco_method import MoCoMethod
 from anatomy_ssl.models import Encoder
-from anatomy_ssl.training.pretrain_config import EdenV1Config, MoCoConfig, PretrainConfig
+from anatomy_ssl.training.pretrain_config import MoCoConfig, PretrainConfig
 
 
 class EdenV1Method(MoCoMethod):
@@ -31,7 +31,7 @@ class EdenV1Method(MoCoMethod):
         self.layout = decomposer_layout(config, encoder, views=2)
 
     @staticmethod
-    def moco_options(config: PretrainConfig) -> MoCoConfig | EdenV1Config:
+    def moco_options(config: PretrainConfig) -> MoCoConfig:
         return config.eden_v1
 
     def compute_loss(
@@ -43,6 +43,7 @@ class EdenV1Method(MoCoMethod):
         return super().compute_loss(views, step)
 
     def view_groups(self) -> list[ViewGroup]:
+        # MoCo's random-crop groups would be the same shapes; the layout's are the truth
         return self.layout.view_groups()
 
     def part_view_layout(self) -> PartViewLayout:

@@ -12,7 +12,7 @@ from anatomy_ssl.losses import FeatureQueue, MoCoLoss
 from anatomy_ssl.methods.pretraining_method import PretrainingMethod
 from anatomy_ssl.models import Encoder, ProjectionHead
 from anatomy_ssl.training.ema_update import ema_update_
-from anatomy_ssl.training.pretrain_config import EdenV1Config, MoCoConfig, PretrainConfig
+from anatomy_ssl.training.pretrain_config import MoCoConfig, PretrainConfig
 
 
 class MoCoMethod(PretrainingMethod):
@@ -34,7 +34,7 @@ class MoCoMethod(PretrainingMethod):
         self.loss = MoCoLoss(temperature=options.temperature)
 
     @staticmethod
-    def moco_options(config: PretrainConfig) -> MoCoConfig | EdenV1Config:
+    def moco_options(config: PretrainConfig) -> MoCoConfig:
         """The config section with this method's MoCo settings."""
         return config.moco
 

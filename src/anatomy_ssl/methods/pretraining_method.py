@@ -34,8 +34,12 @@ class PretrainingMethod(L.LightningModule):
         self.crop_size_vox = (config.data.crop_size_vox,) * encoder.spatial_dims
 
     def view_groups(self) -> list[ViewGroup]:
-        """The views each sample needs, in the order `compute_loss` receives them."""
-        raise NotImplementedError
+        """The views each sample needs, in the order `compute_loss` receives them (a part-based
+        method's are those of its `part_view_layout`)."""
+        layout = self.part_view_layout()
+        if layout is None:
+            raise NotImplementedError
+        return layout.view_groups()
 
     def part_view_layout(self) -> PartViewLayout | None:
         """Part-based methods (Eden) return the anatomical part views they need; the data

@@ -191,16 +191,11 @@ class DecomposerConfig:
 
 
 @dataclass(frozen=True)
-class EdenV1Config:
-    """Eden v1 / Adam-v1 (Hosseinzadeh Taher et al. 2023): MoCo v2 on decomposer parts, with the
-    purposive pruner (`prune_threshold`: negatives with cosine >= it leave the InfoNCE
-    denominator; None turns the pruner off)."""
+class EdenV1Config(MoCoConfig):
+    """Eden v1 / Adam-v1 (Hosseinzadeh Taher et al. 2023): MoCo v2 (the same keys, same
+    defaults) on decomposer parts, with the purposive pruner (`prune_threshold`: negatives with
+    cosine >= it leave the InfoNCE denominator; None turns the pruner off)."""
 
-    temperature: float = 0.2
-    queue_size: int = 4096
-    momentum: float = 0.99
-    projection_hidden_dim: int = 512
-    projection_dim: int = 128
     prune_threshold: float | None = 0.8
 
 
