@@ -317,10 +317,16 @@ def test_pretrain_export_embed_on_a_cache(tiny_cache, tmp_path):
     assert trained.exit_code == 0, trained.output
     assert "moco on test_resunet: 2 steps" in trained.stdout
     resumed = runner.invoke(app, ["pretrain", "--out", str(run), "--resume", "--no-progress"])
-    assert resumed.exit_code == 0 and "2 steps" in resumed.stdout
+    assert resumed.exit_code == 0 and "nothing to train" in resumed.stdout
+    assert "2 steps" in resumed.stdout and "nan" not in resumed.stdout
+    extended = runner.invoke(
+        app, ["pretrain", "--out", str(run), "--resume", "--steps", "3", "--no-progress"]
+    )
+    assert extended.exit_code == 0, extended.output
+    assert "3 steps" in extended.stdout and "nan" not in extended.stdout
     exported = runner.invoke(app, ["export", str(run), "--out", str(tmp_path / "enc")])
     assert exported.exit_code == 0, exported.output
-    assert "exported test_resunet (moco, step 2" in exported.stdout
+    assert "exported test_resunet (moco, step 3" in exported.stdout
     embedded = runner.invoke(
         app,
         [

@@ -1,5 +1,6 @@
 """Smoke runs of every method, resume semantics and the run folder."""
 
+import json
 import math
 import os
 import signal
@@ -99,9 +100,35 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_overrides, tmp_p
 def test_a_resumed_run_keeps_the_earlier_metrics_under_their_last_step(tiny_overrides, tmp_path):
     run = tmp_path / "run"
     pretrain(resolve_pretrain_config(tiny_overrides("simclr", steps=2)), run, progress=False)
-    saved = yaml.safe_load((run / "config.yaml").read_text())
-    saved["optim"]["max_steps"] = 4
-    (run / "config.yaml").write_text(yaml.safe_dump(saved))
-    pretrain(resolve_pretrain_config(), run, resume=True, progress=False)
+    pretrain(resolve_pretrain_config(), run, resume=True, max_steps=4, progress=False)
     pieces = sorted(p.name for p in (run / "logs" / "csv").glob("metrics*.csv"))
     assert pieces == ["metrics-until-step-1.csv", "metrics.csv"]  # steps 0-1, then 2-3
+
+
+def test_a_finished_run_extends_to_more_steps_and_its_summary_stays_true(tiny_overrides, tmp_path):
+    run = tmp_path / "run"
+    pretrain(resolve_pretrain_config(tiny_overrides("simclr", steps=2)), run, progress=False)
+    result = pretrain(resolve_pretrain_config(), run, resume=True, max_steps=4, progress=False)
+    assert result.trained_steps == 2
+    assert _final_weights(run)[0] == 4
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 4 and summary["resumed_from_step"] == 2
+    assert math.isfinite(summary["final_loss"])
+    assert yaml.safe_load((run / "config.yaml").read_text())["optim"]["max_steps"] == 4
+
+
+def test_resuming_a_finished_run_trains_nothing_and_keeps_its_summary(tiny_overrides, tmp_path):
+    run = tmp_path / "run"
+    pretrain(resolve_pretrain_config(tiny_overrides("simclr", steps=2)), run, progress=False)
+    before = json.loads((run / "summary.json").read_text())
+    result = pretrain(resolve_pretrain_config(), run, resume=True, progress=False)
+    assert result.trained_steps == 0
+    assert result.summary["steps"] == 2 and math.isfinite(result.summary["final_loss"])
+    assert json.loads((run / "summary.json").read_text()) == before
+
+
+def test_a_run_cannot_be_shortened_below_the_step_it_reached(tiny_overrides, tmp_path):
+    run = tmp_path / "run"
+    pretrain(resolve_pretrain_config(tiny_overrides("simclr", steps=3)), run, progress=False)
+    with pytest.raises(ConfigError, match="already at step 3"):
+        pretrain(resolve_pretrain_config(), run, resume=True, max_steps=2, progress=False)

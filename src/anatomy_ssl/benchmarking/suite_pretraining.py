@@ -73,7 +73,7 @@ def pretrained_encoder(
     )
     run_dir = out / "runs" / dataset.name / method
     log.info("pretraining %s on %s (%d steps)", method, dataset.name, budget.steps)
-    pretrain(config, run_dir, resume=True, progress=progress)
+    pretrain(config, run_dir, resume=True, max_steps=budget.steps, progress=progress)
     return export_run(run_dir, encoder_dir)
 
 

@@ -18,7 +18,9 @@ def pretrain(
         None, help="A manifest (CSV / JSON / folder), a preprocessed cache, or 'phantom'."
     ),
     encoder: str | None = typer.Option(None, help="Encoder registry name, e.g. resunet_small."),
-    steps: int | None = typer.Option(None, help="Optimizer steps (optim.max_steps)."),
+    steps: int | None = typer.Option(
+        None, help="Optimizer steps (optim.max_steps); with --resume, the new total."
+    ),
     config: Path | None = typer.Option(None, "--config", help="YAML config file."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
@@ -42,10 +44,21 @@ def pretrain(
     resolved = resolve_pretrain_config(
         flags, parse_overrides(list(overrides or [])), config_file=config
     )
-    if resume and (flags or overrides or config):
-        typer.echo("note: --resume continues with the run's saved config.yaml; options ignored")
-    result = run_pretraining(resolved, out, resume=resume, progress=progress)
+    ignored = [key for key in flags if key != "optim.max_steps"]
+    if resume and (ignored or overrides or config):
+        typer.echo(
+            "note: --resume continues with the run's saved config.yaml; only --steps is taken "
+            "(to extend the run), other options are ignored"
+        )
+    result = run_pretraining(
+        resolved, out, resume=resume, max_steps=steps if resume else None, progress=progress
+    )
     summary = result.summary
+    if resume and result.trained_steps == 0:
+        typer.echo(
+            f"nothing to train: the run is already at step {summary['steps']} "
+            "(pass --steps N to extend it)"
+        )
     typer.echo(
         f"{summary['method']} on {summary['encoder']}: {summary['steps']} steps in "
         f"{summary['wall_s']:.0f} s, final loss {summary['final_loss']:.4f}"

@@ -14,6 +14,7 @@ Run folder layout::
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import os
@@ -50,11 +51,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PretrainResult:
-    """What a finished run produced."""
+    """What a finished run produced.
+
+    Attributes:
+        run_dir: the run folder.
+        checkpoint: its last checkpoint.
+        summary: the run's summary (as in summary.json).
+        trained_steps: optimizer steps taken by this call (0 when resuming a finished run).
+    """
 
     run_dir: Path
     checkpoint: Path
     summary: dict[str, Any]
+    trained_steps: int
 
 
 def load_run_config(run_dir: Path) -> PretrainConfig:
@@ -66,7 +75,12 @@ def load_run_config(run_dir: Path) -> PretrainConfig:
 
 
 def pretrain(
-    config: PretrainConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True
+    config: PretrainConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    max_steps: int | None = None,
+    progress: bool = True,
 ) -> PretrainResult:
     """Pretrain `config.method` and write the run folder.
 
@@ -75,20 +89,41 @@ def pretrain(
         run_dir: the run folder.
         resume: continue from `<run>/checkpoints/last.ckpt` (weights, optimizer, scheduler,
             teacher, queues and data position), or start fresh if there is none yet.
+        max_steps: with `resume`, a new total number of optimizer steps (extend a finished run);
+            the step-dependent schedules (learning rate, teacher momentum, Eden's stages) are
+            recomputed for the new total from the checkpoint's step on. None keeps the saved one.
         progress: show progress bars.
 
     Raises:
-        ConfigError: the folder already holds a run and `resume` is False.
+        ConfigError: the folder already holds a run and `resume` is False; `max_steps` is
+            below the step the run has already reached.
     """
     run_dir = Path(run_dir)
     last = run_dir / CHECKPOINTS / LAST_CHECKPOINT
     if resume and (run_dir / CONFIG_FILE).is_file():
-        config = load_run_config(run_dir)
+        config = _extended(load_run_config(run_dir), max_steps, run_dir, last)
     elif last.is_file() and not resume:
         raise ConfigError(
             f"{run_dir} already holds a run with checkpoints; pass --resume to continue it or "
             "choose another --out"
         )
+    start_step = _checkpoint_step(last)
+    if start_step is not None and start_step >= config.optim.max_steps:
+        log.info(
+            "%s: already at step %d of %d; nothing to train",
+            run_dir,
+            start_step,
+            config.optim.max_steps,
+        )
+        summary = {
+            "method": config.method,
+            "encoder": config.encoder.name,
+            "wall_s": 0.0,
+            "final_loss": float("nan"),
+            **_read_summary(run_dir),
+            "steps": start_step,
+        }
+        return PretrainResult(run_dir=run_dir, checkpoint=last, summary=summary, trained_steps=0)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_pretrain_config(config, run_dir / CONFIG_FILE)
     data = prepare_pretraining_data(config.data, run_dir, seed=config.seed, progress=progress)
@@ -165,9 +200,58 @@ def pretrain(
         "final_loss": float(trainer.callback_metrics.get("train/loss", float("nan"))),
         **steps_progress.summary(),
     }
+    if start_step is not None:
+        summary["resumed_from_step"] = start_step
+        summary["wall_s"] += float(_read_summary(run_dir).get("wall_s", 0.0))
     if trainer.is_global_zero:
         (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
-    return PretrainResult(run_dir=run_dir, checkpoint=last, summary=summary)
+    return PretrainResult(
+        run_dir=run_dir,
+        checkpoint=last,
+        summary=summary,
+        trained_steps=trainer.global_step - (start_step or 0),
+    )
+
+
+def _checkpoint_step(checkpoint: Path) -> int | None:
+    """The optimizer step a checkpoint was written at, or None without one."""
+    if not checkpoint.is_file():
+        return None
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    return int(state["global_step"])
+
+
+def _extended(
+    config: PretrainConfig, max_steps: int | None, run_dir: Path, last: Path
+) -> PretrainConfig:
+    """The saved config with `optim.max_steps` raised to `max_steps` (None: unchanged)."""
+    if max_steps is None or max_steps == config.optim.max_steps:
+        return config
+    reached = _checkpoint_step(last) or 0
+    if max_steps < reached:
+        raise ConfigError(
+            f"{run_dir}: the run is already at step {reached}; --steps {max_steps} would shorten "
+            f"it (use a value >= {reached}, or a new --out)"
+        )
+    log.warning(
+        "%s: total steps %d -> %d; the learning-rate and momentum schedules continue from step %d "
+        "as if the run had been planned for %d steps",
+        run_dir,
+        config.optim.max_steps,
+        max_steps,
+        reached,
+        max_steps,
+    )
+    return dataclasses.replace(config, optim=dataclasses.replace(config.optim, max_steps=max_steps))
+
+
+def _read_summary(run_dir: Path) -> dict[str, Any]:
+    """The run's summary.json, or {} when there is none (or it is unreadable)."""
+    try:
+        loaded = json.loads((run_dir / SUMMARY_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
 
 
 @contextmanager
