@@ -45,6 +45,11 @@ def test_overrides_and_files(tmp_path):
             "datasets:\n  - {name: d, kind: phantom_ct}\nvariants: {v: {methd: moco}}\n",
             "variants.v",
         ),
+        (
+            "datasets:\n  - {name: d, kind: phantom_ct}\ncontrols: {ceiling_steps: 0}\n",
+            "ceiling_steps must be positive",
+        ),
+        ("datasets:\n  - {name: d, kind: phantom_ct}\ncontrols: {celing: true}\n", "did you mean"),
     ],
 )
 def test_bad_suites_are_named_errors(tmp_path, text, phrase):

@@ -84,6 +84,7 @@ def grid(subjects):
             test,
             k_values=[1, 2, "all", 10],
             seeds=[0, 1],
+            modes=["finetune", "frozen"],
             steps=2,
             crop_size_vox=8,
             window_vox=16,

@@ -62,3 +62,42 @@ def test_input_of_the_wrong_rank_is_rejected():
     head = FrozenFeatureHead(create_encoder("test_resunet", spatial_dims=2), num_classes=2)
     with pytest.raises(ValueError, match="expected a 4D batch"):
         head(torch.zeros(1, 1, 8, 8, 8))
+
+
+class _TwoMapEncoder(torch.nn.Module):
+    """Stub: the finest map is the input itself, the coarser one a pooled copy."""
+
+    spatial_dims = 3
+    in_channels = 1
+    out_channels = (1, 1)
+    strides = (1, 2)
+
+    def forward_features(self, x):
+        return [x, functional.avg_pool3d(x, 2)]
+
+
+def test_levels_choose_the_maps_the_head_reads():
+    torch.manual_seed(0)
+    head = FrozenFeatureHead(_TwoMapEncoder(), num_classes=3, levels=[1], normalize_features=False)
+    assert head.levels == (1,) and len(head.projections) == 1
+    x = torch.randn(1, 1, 8, 8, 8)
+    blockwise_equal = functional.interpolate(functional.avg_pool3d(x, 2), scale_factor=2)
+    with torch.no_grad():
+        # a voxel-level change that keeps every 2^3 block's mean leaves the deeper map unchanged
+        torch.testing.assert_close(head(x), head(blockwise_equal))
+        full = FrozenFeatureHead(_TwoMapEncoder(), num_classes=3, normalize_features=False)
+        assert not torch.allclose(full(x), full(blockwise_equal))
+
+
+@pytest.mark.parametrize("levels", [[], [2], [-3]])
+def test_levels_outside_the_encoders_maps_are_refused(levels):
+    with pytest.raises(ValueError, match="levels"):
+        FrozenFeatureHead(_TwoMapEncoder(), num_classes=3, levels=levels)
+
+
+def test_the_deep_mode_leaves_out_the_finest_map():
+    from anatomy_ssl.evaluation.segmentation_finetuning import build_segmentation_network
+
+    encoder = create_encoder("test_resunet", spatial_dims=3, in_channels=1)
+    network = build_segmentation_network(encoder, num_classes=4, mode="frozen_deep")
+    assert network.levels == tuple(range(1, len(encoder.out_channels)))

@@ -197,3 +197,58 @@ def test_the_legend_gives_each_anatomy_aware_method_its_difference_from_the_best
     )
     assert len(lines) == 1 and expected in lines[0]
     assert not any(line.startswith(("mae minus", "scratch minus")) for line in table.legend())
+
+
+def _units(method, per_seed, metric="finetune_k1_dice"):
+    """Records over seeds with per-test-volume samples (paired by seed and unit)."""
+    return [
+        _record(method, seed, samples={metric: list(units)}, **{metric: float(np.mean(units))})
+        for seed, units in enumerate(per_seed)
+    ]
+
+
+def _controlled(ceiling_shift):
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.3, 0.5, size=(3, 6))  # (seeds, test volumes)
+    return (
+        _units("intensity_floor", base - 0.2)
+        + _units("scratch", base)
+        + _units("simclr", base + 0.05)
+        + _units("eden", base - 0.25)
+        + _units("supervised", base + ceiling_shift)
+    )
+
+
+def test_a_column_is_valid_when_the_ceiling_beats_scratch_and_rows_order_the_controls():
+    table = build_summary_table(_controlled(ceiling_shift=0.3))
+    assert [row.method for row in table.rows] == [
+        "intensity_floor",
+        "scratch",
+        "simclr",
+        "eden",
+        "supervised",
+    ]
+    check = table.validity["finetune_k1_dice"]
+    assert check.valid and check.ceiling_vs_scratch.mean_difference == pytest.approx(0.3)
+    assert check.below_floor == ("eden",)
+    assert not any(cell.on_invalid_column for row in table.rows for cell in row.cells.values())
+    legend = " ".join(table.legend())
+    assert "Instrument check" in legend and "valid (+0.300" in legend
+    assert "Not above the intensity floor" in legend and "eden" in legend
+    # the controls are no anatomy-aware method: no "minus the best generic baseline" line
+    assert "supervised minus" not in legend and "intensity_floor minus" not in legend
+
+
+def test_comparisons_in_a_column_whose_ceiling_does_not_beat_scratch_are_flagged():
+    table = build_summary_table(_controlled(ceiling_shift=0.0))
+    check = table.validity["finetune_k1_dice"]
+    assert not check.valid
+    simclr = table.cell("simclr", "finetune_k1_dice")
+    assert simclr.on_invalid_column and simclr.markers() == BETTER_THAN_SCRATCH + "†"
+    assert not table.cell("supervised", "finetune_k1_dice").on_invalid_column
+    assert "INVALID" in " ".join(table.legend())
+
+
+def test_tables_without_a_ceiling_make_no_instrument_check():
+    table = build_summary_table(_seeds("scratch", [0.5, 0.6]) + _seeds("simclr", [0.6, 0.7]))
+    assert table.validity == {} and "Instrument check" not in " ".join(table.legend())

@@ -96,6 +96,29 @@ class SuitePretraining:
 
 
 @dataclass(frozen=True)
+class SuiteControls:
+    """The controls beside scratch that tell whether a table can rank encoders at all.
+
+    Attributes:
+        floor: score the intensity floor (an intensity -> label lookup, no encoder) in the
+            few-shot tables.
+        ceiling: train and evaluate the supervised ceiling: the suite's encoder trained with full
+            supervision (U-Net, Dice + cross-entropy) on every label map of the training split,
+            then exported and evaluated like a pretrained encoder.
+        ceiling_steps: optimizer steps of the ceiling's supervised training (its recipe is
+            otherwise the few-shot protocol's: crop, batch, learning rates, warm-up).
+    """
+
+    floor: bool = True
+    ceiling: bool = True
+    ceiling_steps: int = 2000
+
+    def __post_init__(self) -> None:
+        if self.ceiling_steps < 1:
+            raise ValueError(f"controls.ceiling_steps must be positive, got {self.ceiling_steps}")
+
+
+@dataclass(frozen=True)
 class SuiteVariant:
     """A method under another name with changed settings (an ablation), e.g.
     `eden_v1_no_pruner: {method: eden_v1, overrides: {eden_v1.prune_threshold: null}}`.
@@ -121,6 +144,7 @@ class SuiteConfig:
         datasets: the datasets.
         pretraining: the shared budget.
         protocols: protocol name -> its settings (keys of that protocol's settings dataclass).
+        controls: the intensity floor and the supervised ceiling run beside the methods.
         device: "cpu" or "cuda" for evaluation.
         workers: preprocessing / generation processes.
     """
@@ -132,6 +156,7 @@ class SuiteConfig:
     datasets: tuple[SuiteDataset, ...] = ()
     pretraining: SuitePretraining = field(default_factory=SuitePretraining)
     protocols: dict[str, dict[str, Any]] = field(default_factory=dict)
+    controls: SuiteControls = field(default_factory=SuiteControls)
     device: str = "cpu"
     workers: int = 2
 

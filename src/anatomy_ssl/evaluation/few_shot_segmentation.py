@@ -1,6 +1,7 @@
 """Few-shot segmentation (BENCHMARK.md protocols 1 and 5): the grid of k x seeds x modes.
 
-For every k (labeled training subjects), seed and mode ("finetune", "frozen"), a network is
+For every k (labeled training subjects), seed and mode ("finetune", "frozen", "frozen_deep"),
+a network is
 trained from the encoder on the seed's k-subset (`few_shot_subsets`) and scored by Dice per
 structure on one fixed held-out test set. `summarize_few_shot` gives the mean over seeds with a
 95% bootstrap interval per (mode, k), `label_efficiency_curve` the Dice-vs-k line of protocol 5,
@@ -51,7 +52,7 @@ class FewShotRecord:
     Attributes:
         k: labeled training subjects used.
         seed: the run's seed (chooses the k-subset, initialisation and crops).
-        mode: "finetune" or "frozen".
+        mode: "finetune", "frozen" or "frozen_deep".
         train_subjects: the k subject ids (sorted).
         test_subjects: the test subject ids, in the order of `dice_per_volume` rows.
         structure_labels: `(K,)` label values scored (1..num_classes-1).
@@ -91,6 +92,35 @@ class FewShotRecord:
         }
 
     @classmethod
+    def from_per_volume(
+        cls,
+        *,
+        k: int,
+        seed: int,
+        mode: str,
+        train_subjects: tuple[str, ...],
+        test_subjects: tuple[str, ...],
+        dice_per_volume: np.ndarray,
+        steps: int,
+        train_seconds: float,
+    ) -> FewShotRecord:
+        """A record from its `(V, K)` per-volume Dice (structures are labels 1..K)."""
+        dice = _nanmean(dice_per_volume, axis=0)  # (K,)
+        return cls(
+            k=k,
+            seed=seed,
+            mode=mode,
+            train_subjects=tuple(train_subjects),
+            test_subjects=tuple(test_subjects),
+            structure_labels=tuple(range(1, dice_per_volume.shape[1] + 1)),
+            dice=dice,
+            dice_per_volume=dice_per_volume,
+            mean_dice=float(_nanmean(dice, axis=0)),
+            steps=steps,
+            train_seconds=train_seconds,
+        )
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FewShotRecord:
         """Inverse of `to_dict`."""
         labels = tuple(int(label) for label in data["structure_labels"])
@@ -115,7 +145,7 @@ class FewShotSummary:
     """Runs of one (mode, k) over seeds.
 
     Attributes:
-        mode: "finetune" or "frozen".
+        mode: "finetune", "frozen" or "frozen_deep".
         k: labeled training subjects.
         num_runs: seeds summarized.
         mean_dice: mean over seeds of each run's mean Dice.
@@ -196,6 +226,7 @@ def run_few_shot_segmentation(
     batch_size: int = 2,
     lr: float = 1e-2,
     encoder_lr: float | None = None,
+    warmup_steps: int = 0,
     weight_decay: float = 1e-5,
     foreground_fraction: float = 0.5,
     window_vox: int | Sequence[int] | None = None,
@@ -218,13 +249,14 @@ def run_few_shot_segmentation(
             subjects are skipped with a warning; sizes that coincide (10 and "all" with 10
             subjects) run once.
         seeds: one run per seed (>= 3 for an interval worth reading).
-        modes: "finetune" and/or "frozen".
+        modes: any of "finetune", "frozen", "frozen_deep".
         num_classes: classes with background; default `infer_num_classes` of all volumes.
         steps: optimizer steps per run.
         crop_size_vox: training crop side or sizes (rounded up to the encoder's multiple).
         batch_size: crops per step.
         lr: peak learning rate of decoder / head.
         encoder_lr: encoder learning rate in "finetune" (default `lr`).
+        warmup_steps: linear learning-rate warm-up steps.
         weight_decay: AdamW weight decay.
         foreground_fraction: probability that a crop is centred on a labeled voxel.
         window_vox: sliding-window size (default: the crop size), rounded up likewise.
@@ -263,7 +295,6 @@ def run_few_shot_segmentation(
     usable = _usable_k_values(k_values, len(train_ids))
     subsets = {seed: few_shot_subsets(train_ids, usable, seed=seed) for seed in seeds}
     sizes = sorted(next(iter(subsets.values())))
-    labels = tuple(range(1, classes))
     records = []
     bar = tqdm(
         total=len(sizes) * len(seeds) * len(modes),
@@ -288,6 +319,7 @@ def run_few_shot_segmentation(
                         batch_size=batch_size,
                         lr=lr,
                         encoder_lr=encoder_lr,
+                        warmup_steps=warmup_steps,
                         weight_decay=weight_decay,
                         foreground_fraction=foreground_fraction,
                         seed=seed,
@@ -305,17 +337,13 @@ def run_few_shot_segmentation(
                         device=device,
                         bf16=bf16,
                     )  # (V, K)
-                    dice = _nanmean(per_volume, axis=0)  # (K,)
-                    record = FewShotRecord(
+                    record = FewShotRecord.from_per_volume(
                         k=k,
                         seed=seed,
                         mode=mode,
                         train_subjects=subjects,
                         test_subjects=test_ids,
-                        structure_labels=labels,
-                        dice=dice,
                         dice_per_volume=per_volume,
-                        mean_dice=float(_nanmean(dice, axis=0)),
                         steps=steps,
                         train_seconds=trained.train_seconds,
                     )

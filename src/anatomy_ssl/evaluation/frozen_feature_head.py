@@ -8,6 +8,8 @@ Learners", CVPR 2022, whose probe also normalizes features without affine parame
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from monai.networks.layers.factories import Conv
 from torch import nn
@@ -34,16 +36,31 @@ class FrozenFeatureHead(nn.Module):
         num_classes: output channels (background included).
         normalize_features: batch-normalize each map (no affine parameters) before its 1x1 conv,
             so maps of different scales start on an equal footing.
+        levels: indices of the maps the head reads (finest = 0, negative from the coarsest;
+            default all). Leaving out the finest map (`levels=range(1, n)`) keeps a random
+            network's bank of local intensity filters from carrying the score: what is left has
+            to come from context.
     """
 
     def __init__(
-        self, encoder: Encoder, num_classes: int, *, normalize_features: bool = True
+        self,
+        encoder: Encoder,
+        num_classes: int,
+        *,
+        normalize_features: bool = True,
+        levels: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         if num_classes < 1:
             raise ValueError(f"num_classes must be positive, got {num_classes}")
         if not encoder.out_channels:
             raise ValueError("the encoder declares no feature maps (empty out_channels)")
+        count = len(encoder.out_channels)
+        chosen = range(count) if levels is None else levels
+        if not chosen or any(not -count <= level < count for level in chosen):
+            raise ValueError(f"levels must index the encoder's {count} maps, got {list(chosen)}")
+        self.levels = tuple(sorted({level % count for level in chosen}))
+        widths = [encoder.out_channels[level] for level in self.levels]
         self.encoder = encoder
         self.encoder.requires_grad_(False)
         self.encoder.eval()
@@ -52,12 +69,12 @@ class FrozenFeatureHead(nn.Module):
         batch_norm = nn.BatchNorm3d if dims == 3 else nn.BatchNorm2d
         self.norms = nn.ModuleList(
             batch_norm(width, affine=False) if normalize_features else nn.Identity()
-            for width in encoder.out_channels
+            for width in widths
         )
         # one bias in all: the sum of per-map biases would be redundant parameters
         self.projections = nn.ModuleList(
-            conv(width, num_classes, kernel_size=1, bias=level == 0)
-            for level, width in enumerate(encoder.out_channels)
+            conv(width, num_classes, kernel_size=1, bias=index == 0)
+            for index, width in enumerate(widths)
         )
         self.spatial_dims = dims
 
@@ -76,7 +93,8 @@ class FrozenFeatureHead(nn.Module):
             )
         size = tuple(x.shape[2:])
         with torch.no_grad():
-            features = self.encoder.forward_features(x)  # (B, C_s, *S / stride_s) per scale
+            maps = self.encoder.forward_features(x)  # (B, C_s, *S / stride_s) per scale
+        features = [maps[level] for level in self.levels]
         mode = "trilinear" if self.spatial_dims == 3 else "bilinear"
         logits: torch.Tensor | None = None
         for feature, norm, projection in zip(features, self.norms, self.projections, strict=True):

@@ -217,6 +217,8 @@ def _few_shot_segmentation(
         crop_size_vox=settings.crop_vox,
         batch_size=settings.batch_size,
         lr=settings.lr,
+        encoder_lr=settings.encoder_lr,
+        warmup_steps=settings.warmup_steps,
         foreground_fraction=settings.foreground_fraction,
         device=context.device,
         progress=context.progress,

@@ -14,15 +14,22 @@ from typing import Literal
 class FewShotSegmentationSettings:
     """Protocol 1: fine-tune (and frozen-probe) on k labeled training volumes, Dice on test.
 
+    The defaults are the recipe chosen by the sweep recorded in `docs/few-shot-recipe.md`
+    (1000 steps at lr 1e-2, no warm-up; the crop must hold enough anatomy to tell look-alike
+    organs apart: 32^3 at 6 mm for the CT phantom).
+
     Attributes:
         train_split, test_split: where the k-subsets come from / what is scored.
         k: labeled volumes per run; "all" = the whole training split.
         seeds: one k-subset and one training run per seed.
-        modes: "finetune" (encoder + decoder trained) and/or "frozen" (head on frozen features).
+        modes: "finetune" (encoder + decoder trained), "frozen" (linear head on every frozen
+            map) and/or "frozen_deep" (the head without the finest map).
         steps: optimizer steps per run.
         crop_vox: training crop side (voxels); also the sliding-window size.
         batch_size: crops per step.
-        lr: AdamW learning rate.
+        lr: peak AdamW learning rate of the decoder / head.
+        encoder_lr: peak learning rate of the encoder when fine-tuning (None: `lr`).
+        warmup_steps: linear learning-rate warm-up before the cosine decay.
         foreground_fraction: share of crops centred on labeled voxels.
         overlay: write a segmentation-overlay PNG (first seed, largest k) for the report.
     """
@@ -31,11 +38,17 @@ class FewShotSegmentationSettings:
     test_split: str = "test"
     k: tuple[int | str, ...] = (1, 2, 5)
     seeds: tuple[int, ...] = (0, 1, 2)
-    modes: tuple[Literal["finetune", "frozen"], ...] = ("finetune", "frozen")
-    steps: int = 300
+    modes: tuple[Literal["finetune", "frozen", "frozen_deep"], ...] = (
+        "finetune",
+        "frozen",
+        "frozen_deep",
+    )
+    steps: int = 1000
     crop_vox: int = 32
     batch_size: int = 2
     lr: float = 1e-2
+    encoder_lr: float | None = None
+    warmup_steps: int = 0
     foreground_fraction: float = 0.5
     overlay: bool = True
 

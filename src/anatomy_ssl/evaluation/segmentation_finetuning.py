@@ -5,6 +5,9 @@ Two modes (BENCHMARK.md protocol 1):
         weights trained.
     "frozen": a deep copy of the encoder, frozen, plus a 1x1-conv head over its multi-scale
         features (`FrozenFeatureHead`); isolates the quality of the representation.
+    "frozen_deep": the same head over every map but the finest. A random network's finest map
+        is a bank of local intensity filters, which on its own scores near the intensity floor;
+        the deeper maps must carry context to score.
 
 Training is a plain PyTorch loop with a fixed step budget: each step a batch of random crops,
 MONAI `DiceCELoss` (soft Dice over the batch plus cross-entropy, as nnU-Net; Isensee et al.,
@@ -15,17 +18,16 @@ then one of its voxels, so small organs are seen as often as large ones (nnU-Net
 oversampling); the other crops lie anywhere in the volume. No augmentation: the protocol
 compares encoders under one recipe, and flips would confuse left and right organs.
 
-Measured on the 6 mm CT phantom (13 organs; k = 5, one held-out volume, a scratch
-`resunet_small`, 32^3 crops, batch 2, one CPU thread of a busy 2-core machine, ~0.1 s a step):
-200 steps reach a mean Dice of 0.08 (finetune) / 0.23 (frozen) at lr 1e-2, and 0.08 / 0.15 at
-lr 3e-3; 600 steps reach 0.46 / 0.37 at lr 1e-2 but 0.30 (finetune) at 3e-3. Hence the default
-lr of 1e-2 for short budgets; consider a lower `encoder_lr` for large pretrained encoders.
+Measured on the CT phantom (13 organs, k = 5, a scratch `resunet_small`, 32^3 crops, batch 2;
+the sweep is in `docs/few-shot-recipe.md`): what limits learning is how much anatomy a crop holds,
+not the learning rate. At 3 mm (a 9.6 cm crop) look-alike organs (left / right lung, the
+soft-tissue organs) cannot be told apart and 1000 steps reach Dice 0.09-0.18 at any lr; at 6 mm
+(19 cm) 1000 steps reach 0.59 at lr 1e-2 and 2000 steps 0.72 at lr 3e-3. Warm-up did not help.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,12 +36,14 @@ import numpy as np
 import torch
 from monai.losses import DiceCELoss
 from torch import nn
+from tqdm import tqdm
 
 from anatomy_ssl.evaluation.frozen_feature_head import FrozenFeatureHead
 from anatomy_ssl.models import Encoder, SegmentationNetwork
 from anatomy_ssl.preprocess import CachedVolume, random_crop_starts
+from anatomy_ssl.training.learning_rate_schedule import warmup_cosine_factor
 
-MODES = ("finetune", "frozen")
+MODES = ("finetune", "frozen", "frozen_deep")
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ class FineTunedSegmenter:
     Attributes:
         network: `(B, C, *S)` -> `(B, num_classes, *S)` logits, in eval mode, on the training
             device (S a multiple of the encoder's `min_input_multiple`).
-        mode: "finetune" or "frozen".
+        mode: "finetune", "frozen" or "frozen_deep".
         num_classes: output classes, background included.
         crop_size_vox: training crop size per axis, after rounding to the encoder's multiple
             (also a suitable sliding-window size).
@@ -92,21 +96,29 @@ def build_segmentation_network(
     mode: str,
     decoder_channels: Sequence[int] | None = None,
     normalize_features: bool = True,
+    frozen_levels: Sequence[int] | None = None,
 ) -> nn.Module:
     """A segmentation network over a deep copy of `encoder` (the original is never touched).
 
     Args:
         encoder: a loaded (pretrained or scratch) encoder.
         num_classes: output classes, background included.
-        mode: "finetune" (U-Net decoder, everything trainable) or "frozen" (1x1-conv head).
+        mode: "finetune" (U-Net decoder, everything trainable), "frozen" (1x1-conv head) or
+            "frozen_deep" (the head without the finest map).
         decoder_channels: U-Net decoder widths (finetune; see `UNetDecoder`).
         normalize_features: batch-normalize frozen features before the head (frozen).
+        frozen_levels: encoder maps the frozen head reads (frozen; default all).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     encoder_copy = copy.deepcopy(encoder)
-    if mode == "frozen":
-        return FrozenFeatureHead(encoder_copy, num_classes, normalize_features=normalize_features)
+    if mode in ("frozen", "frozen_deep"):
+        if mode == "frozen_deep" and frozen_levels is None:
+            count = len(encoder.out_channels)
+            frozen_levels = range(1, count) if count > 1 else range(count)
+        return FrozenFeatureHead(
+            encoder_copy, num_classes, normalize_features=normalize_features, levels=frozen_levels
+        )
     encoder_copy.requires_grad_(True)
     return SegmentationNetwork(encoder_copy, num_classes, decoder_channels=decoder_channels)
 
@@ -122,6 +134,7 @@ def finetune_segmentation(
     batch_size: int = 2,
     lr: float = 1e-2,
     encoder_lr: float | None = None,
+    warmup_steps: int = 0,
     weight_decay: float = 1e-5,
     foreground_fraction: float = 0.5,
     seed: int = 0,
@@ -129,6 +142,8 @@ def finetune_segmentation(
     bf16: bool = False,
     decoder_channels: Sequence[int] | None = None,
     normalize_features: bool = True,
+    frozen_levels: Sequence[int] | None = None,
+    progress: bool = False,
 ) -> FineTunedSegmenter:
     """Train a segmentation network from `encoder` on labeled `volumes` for `steps` steps.
 
@@ -139,13 +154,14 @@ def finetune_segmentation(
         encoder: the encoder to start from; deep-copied, never modified.
         volumes: labeled training volumes (the k-subset), labels in `[0, num_classes)`.
         num_classes: output classes, background (label 0) included.
-        mode: "finetune" or "frozen" (see module docstring).
+        mode: one of `MODES` (see module docstring).
         steps: optimizer steps (0 returns the untrained network).
         crop_size_vox: training crop side (or one per axis); rounded up to a multiple of the
             encoder's `min_input_multiple`.
         batch_size: crops per step.
         lr: AdamW learning rate of the decoder / head (peak of the cosine schedule).
         encoder_lr: learning rate of the encoder in "finetune" mode (default: `lr`).
+        warmup_steps: linear warm-up of every learning rate before the cosine decay.
         weight_decay: AdamW weight decay.
         foreground_fraction: probability that a crop is centred on a labeled voxel.
         seed: seed of initialisation and crop sampling.
@@ -153,12 +169,18 @@ def finetune_segmentation(
         bf16: autocast the forward pass to bfloat16 (GPUs).
         decoder_channels: U-Net decoder widths ("finetune").
         normalize_features: batch-normalize frozen features ("frozen").
+        frozen_levels: which encoder maps the frozen head reads (indices, finest = 0; default
+            all); see `FrozenFeatureHead`.
+        progress: a progress bar over the steps.
 
     Returns:
         The trained network (eval mode) with its losses and training time.
     """
-    if steps < 0 or batch_size < 1:
-        raise ValueError(f"need steps >= 0 and batch_size >= 1, got {steps} and {batch_size}")
+    if steps < 0 or batch_size < 1 or warmup_steps < 0:
+        raise ValueError(
+            f"need steps >= 0, batch_size >= 1 and warmup_steps >= 0, got {steps}, {batch_size} "
+            f"and {warmup_steps}"
+        )
     if not 0.0 <= foreground_fraction <= 1.0:
         raise ValueError(f"foreground_fraction must lie in [0, 1], got {foreground_fraction}")
     if not volumes:
@@ -178,12 +200,16 @@ def finetune_segmentation(
             mode=mode,
             decoder_channels=decoder_channels,
             normalize_features=normalize_features,
+            frozen_levels=frozen_levels,
         ).to(device)
     optimizer = torch.optim.AdamW(
         _parameter_groups(network, lr=lr, encoder_lr=encoder_lr), weight_decay=weight_decay
     )
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step / max(steps, 1), 1.0)))
+        optimizer,
+        lambda step: warmup_cosine_factor(
+            step, warmup_steps=min(warmup_steps, steps), max_steps=steps, min_ratio=0.0
+        ),
     )
     loss_function = DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
     device_type = torch.device(device).type
@@ -191,7 +217,7 @@ def finetune_segmentation(
     network.train()
     _synchronize(device)
     started = time.perf_counter()
-    for _ in range(steps):
+    for _ in tqdm(range(steps), desc=f"{mode} training", unit="step", disable=not progress):
         images, labels = sampler.sample(batch_size, rng, foreground_fraction=foreground_fraction)
         x = torch.from_numpy(images).to(device, non_blocking=True)  # (B, C, *crop)
         y = torch.from_numpy(labels).to(device, non_blocking=True)  # (B, 1, *crop)

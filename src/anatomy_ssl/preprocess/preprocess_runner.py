@@ -124,7 +124,8 @@ def _write_rejects(path: Path, rejects: list[tuple[str, str]]) -> None:
     writer = csv.writer(buffer)
     writer.writerow(["path", "reason"])
     writer.writerows(rejects)
-    temporary = path.with_name(f".{path.name}.tmp")
+    # per process: two runs preprocessing into one cache must not share a staging file
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(buffer.getvalue())
     temporary.replace(path)
 

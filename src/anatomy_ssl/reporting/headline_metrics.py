@@ -25,7 +25,7 @@ _PROTOCOL_TITLES = {
     "compositionality": "Compositionality (zero-shot)",
     "patient_prediction": "Patient-level prediction",
 }
-_FEW_SHOT = re.compile(r"^(?P<mode>[a-z0-9]+)_k(?P<k>\d+|all)_dice$")
+_FEW_SHOT = re.compile(r"^(?P<mode>[a-z0-9_]+?)_k(?P<k>\d+|all)_dice$")
 _HEADLINE_PATTERNS: dict[str, tuple[str, ...]] = {
     "few_shot_segmentation": (_FEW_SHOT.pattern,),
     "correspondence": (r"^median_error_mm$", r"^mean_error_mm$", r"^within_\d+(\.\d+)?mm$"),

@@ -20,7 +20,11 @@ from anatomy_ssl.reporting.method_order import SCRATCH, ordered_methods
 from anatomy_ssl.reporting.png_figure import new_figure, save_png
 from anatomy_ssl.reporting.summary_table import aggregate_metric
 
-_MODE_TITLES = {"finetune": "fine-tuned encoder", "frozen": "frozen encoder"}
+_MODE_TITLES = {
+    "finetune": "fine-tuned encoder",
+    "frozen": "frozen encoder",
+    "frozen_deep": "frozen encoder, deeper maps",
+}
 
 
 def has_label_efficiency(records: Sequence[EvaluationRecord]) -> bool:

@@ -1,17 +1,21 @@
 """Which methods are baselines, the order they appear in (tables, legends) and their colours.
 
-Rows read floor first: `scratch` (random initialisation), then the generic self-supervised
-baselines in a fixed order, then every other method (the anatomy-aware ones) alphabetically.
+Rows read from the bottom up: the intensity floor (no encoder), `scratch` (random
+initialisation), the generic self-supervised baselines in a fixed order, every other method (the
+anatomy-aware ones) alphabetically, and last the supervised ceiling.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from anatomy_ssl.evaluation.control_methods import CEILING, CONTROLS, FLOOR
+
 SCRATCH = "scratch"
 GENERIC_BASELINES: tuple[str, ...] = ("simclr", "moco", "dino", "mae")
 
 _SCRATCH_COLOR = "#7f7f7f"
+_CONTROL_COLORS = {FLOOR: "#c7c7c7", CEILING: "#000000"}
 # matplotlib's tab10 without its grey, which is kept for scratch
 _PALETTE: tuple[str, ...] = (
     "#1f77b4",
@@ -31,12 +35,22 @@ def is_generic(method: str) -> bool:
     return method in GENERIC_BASELINES
 
 
+def is_control(method: str) -> bool:
+    """Whether `method` is the intensity floor or the supervised ceiling (not a pretraining)."""
+    return method in CONTROLS
+
+
 def method_sort_key(method: str) -> tuple[int, int, str]:
-    """Sort key: scratch, then the generic baselines in their fixed order, then the rest A-Z."""
+    """Sort key: floor, scratch, the generic baselines in their fixed order, the rest A-Z,
+    ceiling."""
+    if method == FLOOR:
+        return (-1, 0, "")
     if method == SCRATCH:
         return (0, 0, "")
     if is_generic(method):
         return (1, GENERIC_BASELINES.index(method), method)
+    if method == CEILING:
+        return (3, 0, "")
     return (2, 0, method)
 
 
@@ -53,9 +67,12 @@ def method_colors(methods: Sequence[str]) -> dict[str, str]:
             methods always gets the same colours.
     """
     colors: dict[str, str] = {}
-    others = [m for m in ordered_methods(methods) if m != SCRATCH]
+    others = [m for m in ordered_methods(methods) if m != SCRATCH and not is_control(m)]
     for index, method in enumerate(others):
         colors[method] = _PALETTE[index % len(_PALETTE)]
     if SCRATCH in methods:
         colors[SCRATCH] = _SCRATCH_COLOR
+    for control, color in _CONTROL_COLORS.items():
+        if control in methods:
+            colors[control] = color
     return colors

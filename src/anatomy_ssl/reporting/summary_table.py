@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -26,9 +26,10 @@ from anatomy_ssl.evaluation.bootstrap_interval import (
     bootstrap_interval,
     paired_comparison,
 )
+from anatomy_ssl.evaluation.control_methods import CEILING, FLOOR
 from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord
 from anatomy_ssl.reporting.headline_metrics import headline_metrics, protocol_sort_key
-from anatomy_ssl.reporting.method_order import SCRATCH, is_generic, ordered_methods
+from anatomy_ssl.reporting.method_order import SCRATCH, is_control, is_generic, ordered_methods
 from anatomy_ssl.reporting.metric_direction import best_value, is_better, lower_is_better
 from anatomy_ssl.reporting.metric_display import format_number, format_signed, metric_label
 
@@ -37,6 +38,7 @@ BETTER_THAN_SCRATCH = "▲"
 WORSE_THAN_SCRATCH = "▼"
 BETTER_THAN_GENERIC = "△"
 WORSE_THAN_GENERIC = "▽"
+ON_INVALID_COLUMN = "†"
 
 Pairing = Literal["seed", "seed_unit"]
 CiSource = Literal["seeds", "samples", "none"]
@@ -79,6 +81,8 @@ class TableCell:
         is_best: the best value of its column (ties at display precision all count).
         vs_scratch: comparison with scratch, when made.
         vs_generic: comparison with the column's best generic baseline, when made.
+        on_invalid_column: the column's instrument check failed (the supervised ceiling does
+            not beat scratch), so this cell's comparisons are no evidence.
     """
 
     metric: str
@@ -87,6 +91,7 @@ class TableCell:
     is_best: bool = False
     vs_scratch: Significance | None = None
     vs_generic: Significance | None = None
+    on_invalid_column: bool = False
 
     @property
     def mean(self) -> float:
@@ -113,7 +118,26 @@ class TableCell:
             marks += BETTER_THAN_SCRATCH if self.vs_scratch.better else WORSE_THAN_SCRATCH
         if self.vs_generic is not None and self.vs_generic.significant:
             marks += BETTER_THAN_GENERIC if self.vs_generic.better else WORSE_THAN_GENERIC
+        if marks and self.on_invalid_column:
+            marks += ON_INVALID_COLUMN
         return marks
+
+
+@dataclass(frozen=True)
+class ColumnValidity:
+    """Whether one column can rank encoders (BENCHMARK.md "Controls").
+
+    Attributes:
+        metric: the column.
+        ceiling_vs_scratch: the supervised ceiling against scratch (None: not comparable).
+        valid: the ceiling is significantly better than scratch.
+        below_floor: methods whose mean does not beat the intensity floor's.
+    """
+
+    metric: str
+    ceiling_vs_scratch: Significance | None
+    valid: bool
+    below_floor: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -140,6 +164,8 @@ class SummaryTable:
         seed_pair_counts: the numbers of pairs of every seed-paired comparison made.
         uncompared: "method vs baseline" comparisons skipped because their seeds differ.
         compared: whether any comparison could be made.
+        validity: column metric -> its instrument check, for columns that have the supervised
+            ceiling and scratch (few-shot tables of suites with controls).
     """
 
     dataset: str
@@ -152,6 +178,7 @@ class SummaryTable:
     seed_pair_counts: frozenset[int] = field(default_factory=frozenset)
     uncompared: tuple[str, ...] = ()
     compared: bool = False
+    validity: dict[str, ColumnValidity] = field(default_factory=dict)
 
     def cell(self, method: str, metric: str) -> TableCell:
         """The cell of `method` in column `metric` (KeyError when absent)."""
@@ -204,7 +231,49 @@ class SummaryTable:
             )
         if self.uncompared:
             lines.append("Not compared (different seeds): " + ", ".join(self.uncompared) + ".")
+        lines += self._validity_lines(percent)
         lines += self._anatomy_aware_differences(percent)
+        return lines
+
+    def _validity_lines(self, percent: str) -> list[str]:
+        """The instrument check of each column: the ceiling against scratch, and the floor."""
+        if not self.validity:
+            return []
+        checks = []
+        for metric, check in self.validity.items():
+            versus = check.ceiling_vs_scratch
+            if versus is None:
+                checks.append(f"{metric_label(metric)}: not checkable (no paired ceiling runs)")
+                continue
+            verdict = "valid" if check.valid else "INVALID"
+            checks.append(
+                f"{metric_label(metric)} {verdict} "
+                f"({format_signed(versus.mean_difference, metric)} "
+                f"[{format_signed(versus.low, metric)}, {format_signed(versus.high, metric)}], "
+                f"p = {versus.p_value:.2g})"
+            )
+        lines = [
+            f"Instrument check (ceiling minus scratch, [{percent} interval]; a column is valid "
+            "when the supervised ceiling is significantly better than scratch): "
+            + "; ".join(checks)
+            + "."
+        ]
+        if not all(check.valid for check in self.validity.values()):
+            lines.append(
+                f"{ON_INVALID_COLUMN}: a comparison made in an INVALID column: this column cannot "
+                "tell a good encoder from a bad one, so the marker is no evidence either way."
+            )
+        below = {
+            metric_label(metric): check.below_floor
+            for metric, check in self.validity.items()
+            if check.below_floor
+        }
+        if below:
+            lines.append(
+                "Not above the intensity floor (intensity alone segments as well): "
+                + "; ".join(f"{label}: {', '.join(methods)}" for label, methods in below.items())
+                + "."
+            )
         return lines
 
     def _anatomy_aware_differences(self, percent: str) -> list[str]:
@@ -212,7 +281,7 @@ class SummaryTable:
         best generic baseline of every column, with the interval and p-value."""
         lines = []
         for row in self.rows:
-            if row.method == SCRATCH or is_generic(row.method):
+            if row.method == SCRATCH or is_generic(row.method) or is_control(row.method):
                 continue
             parts = []
             for metric in self.metrics:
@@ -334,6 +403,12 @@ def build_summary_table(
                 vs_scratch=comparisons.get("vs_scratch"),
                 vs_generic=comparisons.get("vs_generic"),
             )
+    validity = _column_validity(cells, metrics)
+    for metric, check in validity.items():
+        if not check.valid:
+            for method in methods:
+                if not is_control(method):
+                    cells[method][metric] = replace(cells[method][metric], on_invalid_column=True)
     rows = tuple(TableRow(method=m, seeds=_seeds(by_method[m]), cells=cells[m]) for m in methods)
     return SummaryTable(
         dataset=datasets.pop(),
@@ -350,7 +425,35 @@ def build_summary_table(
             for row in cells.values()
             for c in row.values()
         ),
+        validity=validity,
     )
+
+
+def _column_validity(
+    cells: dict[str, dict[str, TableCell]], metrics: Sequence[str]
+) -> dict[str, ColumnValidity]:
+    """The instrument check of every column that has both the ceiling and scratch."""
+    if CEILING not in cells or SCRATCH not in cells:
+        return {}
+    validity = {}
+    for metric in metrics:
+        versus = cells[CEILING][metric].vs_scratch
+        floor = cells[FLOOR][metric].mean if FLOOR in cells else math.nan
+        below = tuple(
+            method
+            for method, row in cells.items()
+            if method != FLOOR
+            and math.isfinite(floor)
+            and math.isfinite(row[metric].mean)
+            and not is_better(row[metric].mean, floor, metric)
+        )
+        validity[metric] = ColumnValidity(
+            metric=metric,
+            ceiling_vs_scratch=versus,
+            valid=versus is not None and versus.significant and versus.better,
+            below_floor=below,
+        )
+    return validity
 
 
 def aggregate_metric(

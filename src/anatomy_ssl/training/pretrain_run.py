@@ -115,7 +115,7 @@ def pretrain(
             start_step,
             config.optim.max_steps,
         )
-        summary = {
+        kept = {
             "method": config.method,
             "encoder": config.encoder.name,
             "wall_s": 0.0,
@@ -123,7 +123,7 @@ def pretrain(
             **_read_summary(run_dir),
             "steps": start_step,
         }
-        return PretrainResult(run_dir=run_dir, checkpoint=last, summary=summary, trained_steps=0)
+        return PretrainResult(run_dir=run_dir, checkpoint=last, summary=kept, trained_steps=0)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_pretrain_config(config, run_dir / CONFIG_FILE)
     data = prepare_pretraining_data(config.data, run_dir, seed=config.seed, progress=progress)
