@@ -10,6 +10,7 @@ from anatomy_ssl.data import ViewGroup
 from anatomy_ssl.losses import DINOLoss
 from anatomy_ssl.methods.pretraining_method import PretrainingMethod
 from anatomy_ssl.models import DINOHead, Encoder
+from anatomy_ssl.training.budget_defaults import resolved
 from anatomy_ssl.training.ema_update import cosine_momentum, ema_update_
 from anatomy_ssl.training.pretrain_config import PretrainConfig
 
@@ -26,14 +27,14 @@ class DINOMethod(PretrainingMethod):
         options = config.dino
         self.head = DINOHead(
             encoder.embed_dim,
-            out_dim=options.out_dim,
+            out_dim=resolved(options.out_dim),
             hidden_dim=options.hidden_dim,
             bottleneck_dim=options.bottleneck_dim,
         )
         self.teacher_encoder = copy.deepcopy(encoder).requires_grad_(False)
         self.teacher_head = copy.deepcopy(self.head).requires_grad_(False)
         self.loss = DINOLoss(
-            options.out_dim,
+            resolved(options.out_dim),
             teacher_temperature=options.teacher_temperature,
             student_temperature=options.student_temperature,
             center_momentum=options.center_momentum,
@@ -78,7 +79,7 @@ class DINOMethod(PretrainingMethod):
     def update_teacher(self) -> None:
         options = self.config.dino
         momentum = cosine_momentum(
-            self.global_step, self.config.optim.max_steps, base=options.momentum
+            self.global_step, self.config.optim.max_steps, base=resolved(options.momentum)
         )
         ema_update_(self.teacher_encoder, self.encoder, momentum)
         ema_update_(self.teacher_head, self.head, momentum)

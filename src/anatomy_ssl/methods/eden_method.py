@@ -31,6 +31,7 @@ from anatomy_ssl.losses import (
 from anatomy_ssl.methods.decomposer_layout import decomposer_layout
 from anatomy_ssl.methods.pretraining_method import PretrainingMethod
 from anatomy_ssl.models import DINOHead, Encoder, ProjectionHead
+from anatomy_ssl.training.budget_defaults import resolved
 from anatomy_ssl.training.ema_update import cosine_momentum, ema_update_
 from anatomy_ssl.training.pretrain_config import PretrainConfig
 
@@ -56,7 +57,7 @@ class EdenMethod(PretrainingMethod):
         parts, width = self.layout.sub_part_count, encoder.embed_dim
         self.head = DINOHead(
             width,
-            out_dim=options.out_dim,
+            out_dim=resolved(options.out_dim),
             hidden_dim=options.hidden_dim,
             bottleneck_dim=options.bottleneck_dim,
         )
@@ -69,7 +70,7 @@ class EdenMethod(PretrainingMethod):
         self.teacher_encoder = copy.deepcopy(encoder).requires_grad_(False)
         self.teacher_head = copy.deepcopy(self.head).requires_grad_(False)
         self.loss = DINOLoss(
-            options.out_dim,
+            resolved(options.out_dim),
             teacher_temperature=options.teacher_temperature,
             student_temperature=options.student_temperature,
             center_momentum=options.center_momentum,
@@ -130,7 +131,7 @@ class EdenMethod(PretrainingMethod):
 
     def update_teacher(self) -> None:
         momentum = cosine_momentum(
-            self.global_step, self.config.optim.max_steps, base=self.config.eden.momentum
+            self.global_step, self.config.optim.max_steps, base=resolved(self.config.eden.momentum)
         )
         ema_update_(self.teacher_encoder, self.encoder, momentum)
         ema_update_(self.teacher_head, self.head, momentum)

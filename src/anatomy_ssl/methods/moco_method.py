@@ -11,6 +11,7 @@ from anatomy_ssl.data import ViewGroup
 from anatomy_ssl.losses import FeatureQueue, MoCoLoss
 from anatomy_ssl.methods.pretraining_method import PretrainingMethod
 from anatomy_ssl.models import Encoder, ProjectionHead
+from anatomy_ssl.training.budget_defaults import resolved
 from anatomy_ssl.training.ema_update import ema_update_
 from anatomy_ssl.training.pretrain_config import MoCoConfig, PretrainConfig
 
@@ -30,7 +31,7 @@ class MoCoMethod(PretrainingMethod):
         )
         self.key_encoder = copy.deepcopy(encoder).requires_grad_(False)
         self.key_projection = copy.deepcopy(self.projection).requires_grad_(False)
-        self.queue = FeatureQueue(options.queue_size, options.projection_dim)
+        self.queue = FeatureQueue(resolved(options.queue_size), options.projection_dim)
         self.loss = MoCoLoss(temperature=options.temperature)
 
     @staticmethod
@@ -64,6 +65,6 @@ class MoCoMethod(PretrainingMethod):
         return loss, pooled[:batch]
 
     def update_teacher(self) -> None:
-        momentum = self.options.momentum
+        momentum = resolved(self.options.momentum)
         ema_update_(self.key_encoder, self.encoder, momentum)
         ema_update_(self.key_projection, self.projection, momentum)

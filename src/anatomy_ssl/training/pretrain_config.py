@@ -6,6 +6,7 @@ defaults; unknown keys are errors; the resolved config is saved with each run as
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +16,8 @@ import yaml
 from anatomy_ssl.anatomy import DecompositionSchedule
 from anatomy_ssl.configs import config_from_dict, config_to_dict, merge_config_dicts
 from anatomy_ssl.errors import ConfigError
+from anatomy_ssl.training import budget_defaults
+from anatomy_ssl.training.budget_defaults import AUTO
 from anatomy_ssl.transforms import AugmentationSpec
 
 METHOD_NAMES = ("simclr", "moco", "dino", "mae", "eden", "eden_v1")
@@ -130,20 +133,28 @@ class SimCLRConfig:
 
 @dataclass(frozen=True)
 class MoCoConfig:
-    """MoCo v2 (Chen et al. 2020): momentum key encoder and a queue of negatives."""
+    """MoCo v2 (Chen et al. 2020): momentum key encoder and a queue of negatives.
+
+    `queue_size` and `momentum` default to "auto": chosen for the run's length and batch
+    (`budget_defaults`); the paper's values are 65536 and 0.999.
+    """
 
     temperature: float = 0.2
-    queue_size: int = 4096
-    momentum: float = 0.99
+    queue_size: int | Literal["auto"] = AUTO
+    momentum: float | Literal["auto"] = AUTO
     projection_hidden_dim: int = 512
     projection_dim: int = 128
 
 
 @dataclass(frozen=True)
 class DINOConfig:
-    """DINO (Caron et al. 2021): EMA teacher, multi-crop self-distillation."""
+    """DINO (Caron et al. 2021): EMA teacher, multi-crop self-distillation.
 
-    out_dim: int = 4096
+    `out_dim` and `momentum` (the teacher's base momentum) default to "auto": chosen for the
+    run's length and batch (`budget_defaults`); the paper's values are 65536 and 0.996.
+    """
+
+    out_dim: int | Literal["auto"] = AUTO
     hidden_dim: int = 512
     bottleneck_dim: int = 128
     local_crops: int = 4
@@ -153,7 +164,7 @@ class DINOConfig:
     warmup_teacher_temperature: float = 0.04
     warmup_teacher_temperature_steps: int = 0
     center_momentum: float = 0.9
-    momentum: float = 0.996
+    momentum: float | Literal["auto"] = AUTO
 
 
 @dataclass(frozen=True)
@@ -209,11 +220,13 @@ class EdenConfig:
         local_crops, local_crop_fraction: student multi-crops inside each part.
         student_temperature, teacher_temperature, center_momentum: DINO loss.
         momentum: base EMA momentum of the teacher (rises to 1 on a cosine).
+        out_dim, momentum: "auto" (default) chooses them for the run's length and batch
+            (`budget_defaults`); the paper's values are 65536 and 0.996.
         composer_hidden_dim: width of the composer h_C and decomposer h_D MLPs.
         localizability_weight, composability_weight, decomposability_weight: loss weights.
     """
 
-    out_dim: int = 4096
+    out_dim: int | Literal["auto"] = AUTO
     hidden_dim: int = 512
     bottleneck_dim: int = 128
     local_crops: int = 2
@@ -221,7 +234,7 @@ class EdenConfig:
     student_temperature: float = 0.1
     teacher_temperature: float = 0.04
     center_momentum: float = 0.9
-    momentum: float = 0.996
+    momentum: float | Literal["auto"] = AUTO
     composer_hidden_dim: int = 1024
     localizability_weight: float = 1.0
     composability_weight: float = 1.0
@@ -250,9 +263,42 @@ class PretrainConfig:
         if self.method not in METHOD_NAMES:
             known = ", ".join(METHOD_NAMES)
             raise ValueError(f"method must be one of {known}, got {self.method!r}")
+        # "auto" values become numbers for this run's length and batch, so the saved
+        # config.yaml records what was used (frozen dataclass: set through object)
+        steps, batch = self.optim.max_steps, self.data.batch_size
+        for name in ("moco", "eden_v1"):
+            section = getattr(self, name)
+            object.__setattr__(
+                self,
+                name,
+                dataclasses.replace(
+                    section,
+                    queue_size=_auto(section.queue_size, budget_defaults.queue_size(batch, steps)),
+                    momentum=_auto(
+                        section.momentum, budget_defaults.constant_teacher_momentum(steps)
+                    ),
+                ),
+            )
+        for name in ("dino", "eden"):
+            section = getattr(self, name)
+            object.__setattr__(
+                self,
+                name,
+                dataclasses.replace(
+                    section,
+                    out_dim=_auto(section.out_dim, budget_defaults.head_width(batch, steps)),
+                    momentum=_auto(
+                        section.momentum, budget_defaults.cosine_teacher_momentum(steps)
+                    ),
+                ),
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return config_to_dict(self)
+
+
+def _auto(value: Any, chosen: Any) -> Any:
+    return chosen if value == AUTO else value
 
 
 def resolve_pretrain_config(
