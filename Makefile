@@ -23,3 +23,4 @@ bench: setup
 	$(BIN)/python benchmarks/phantom_benchmark.py
 	$(BIN)/python benchmarks/pretraining_benchmark.py --suite cpu
 	$(BIN)/python benchmarks/pruner_benchmark.py
+	$(BIN)/python benchmarks/finetune_recipe_benchmark.py
