@@ -266,32 +266,23 @@ class PretrainConfig:
         # "auto" values become numbers for this run's length and batch, so the saved
         # config.yaml records what was used (frozen dataclass: set through object)
         steps, batch = self.optim.max_steps, self.data.batch_size
-        for name in ("moco", "eden_v1"):
+        key_encoder = {
+            "queue_size": budget_defaults.queue_size(batch, steps),
+            "momentum": budget_defaults.constant_teacher_momentum(steps),
+        }
+        teacher = {
+            "out_dim": budget_defaults.head_width(batch, steps),
+            "momentum": budget_defaults.cosine_teacher_momentum(steps),
+        }
+        for name, chosen in (
+            ("moco", key_encoder),
+            ("eden_v1", key_encoder),
+            ("dino", teacher),
+            ("eden", teacher),
+        ):
             section = getattr(self, name)
-            object.__setattr__(
-                self,
-                name,
-                dataclasses.replace(
-                    section,
-                    queue_size=_auto(section.queue_size, budget_defaults.queue_size(batch, steps)),
-                    momentum=_auto(
-                        section.momentum, budget_defaults.constant_teacher_momentum(steps)
-                    ),
-                ),
-            )
-        for name in ("dino", "eden"):
-            section = getattr(self, name)
-            object.__setattr__(
-                self,
-                name,
-                dataclasses.replace(
-                    section,
-                    out_dim=_auto(section.out_dim, budget_defaults.head_width(batch, steps)),
-                    momentum=_auto(
-                        section.momentum, budget_defaults.cosine_teacher_momentum(steps)
-                    ),
-                ),
-            )
+            values = {key: _auto(getattr(section, key), value) for key, value in chosen.items()}
+            object.__setattr__(self, name, dataclasses.replace(section, **values))
 
     def to_dict(self) -> dict[str, Any]:
         return config_to_dict(self)
