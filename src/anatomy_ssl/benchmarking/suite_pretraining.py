@@ -41,7 +41,7 @@ def pretrained_encoder(
     """
     encoder_dir = out / "encoders" / dataset.name / method
     budget = suite.pretraining
-    if _finished(encoder_dir, suite.base_method(method), budget.steps):
+    if finished_export(encoder_dir, suite.base_method(method), budget.steps):
         return encoder_dir
     if method == SCRATCH:
         torch.manual_seed(suite.seed)
@@ -77,7 +77,8 @@ def pretrained_encoder(
     return export_run(run_dir, encoder_dir)
 
 
-def _finished(encoder_dir: Path, method: str, steps: int) -> bool:
+def finished_export(encoder_dir: Path, method: str, steps: int) -> bool:
+    """Whether `encoder_dir` holds `method`'s export at `steps` steps (scratch: any)."""
     try:
         card = read_card(encoder_dir)
     except InputError:

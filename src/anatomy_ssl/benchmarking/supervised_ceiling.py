@@ -16,13 +16,14 @@ from pathlib import Path
 import torch
 
 from anatomy_ssl.benchmarking.suite_config import SuiteConfig, SuiteDataset
+from anatomy_ssl.benchmarking.suite_pretraining import finished_export
 from anatomy_ssl.errors import InputError
 from anatomy_ssl.evaluation.control_methods import CEILING
 from anatomy_ssl.evaluation.evaluation_dataset import load_evaluation_dataset
 from anatomy_ssl.evaluation.few_shot_segmentation import PROTOCOL, infer_num_classes
 from anatomy_ssl.evaluation.protocol_registry import parse_settings
 from anatomy_ssl.evaluation.segmentation_finetuning import finetune_segmentation
-from anatomy_ssl.export import read_card, write_encoder
+from anatomy_ssl.export import write_encoder
 from anatomy_ssl.models import Encoder, create_encoder
 from anatomy_ssl.preprocess import PreprocessSpec
 
@@ -41,12 +42,8 @@ def supervised_ceiling_encoder(
     """The exported ceiling encoder `<out>/encoders/<dataset>/supervised` (kept when finished)."""
     encoder_dir = out / "encoders" / dataset.name / CEILING
     steps = suite.controls.ceiling_steps
-    try:
-        card = read_card(encoder_dir)
-        if card.get("method") == CEILING and card.get("step") == steps:
-            return encoder_dir
-    except InputError:
-        pass
+    if finished_export(encoder_dir, CEILING, steps):
+        return encoder_dir
     settings = parse_settings(PROTOCOL, suite.protocols.get(PROTOCOL))
     data = load_evaluation_dataset(
         data_path,

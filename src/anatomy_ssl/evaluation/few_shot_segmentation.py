@@ -292,7 +292,7 @@ def run_few_shot_segmentation(
         spatial_dims=encoder.spatial_dims,
         multiple=encoder.min_input_multiple,
     )
-    usable = _usable_k_values(k_values, len(train_ids))
+    usable = usable_k_values(k_values, len(train_ids))
     subsets = {seed: few_shot_subsets(train_ids, usable, seed=seed) for seed in seeds}
     sizes = sorted(next(iter(subsets.values())))
     records = []
@@ -514,7 +514,9 @@ def _volume_scores(
     return scores
 
 
-def _usable_k_values(k_values: Sequence[int | str], pool_size: int) -> list[int | str]:
+def usable_k_values(k_values: Sequence[int | str], pool_size: int) -> list[int | str]:
+    """The k values that fit a pool of `pool_size` training subjects (the rest skipped with a
+    warning); ValueError when none fits."""
     usable: list[int | str] = []
     for k in k_values:
         numeric = k.strip() if isinstance(k, str) else str(k)

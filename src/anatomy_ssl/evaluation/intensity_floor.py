@@ -78,15 +78,7 @@ def intensity_floor_dice(
 ) -> np.ndarray:
     """`(V, num_classes - 1)` Dice per test volume and structure of a lookup fitted on `train`."""
     lookup = IntensityLookup(train_volumes, num_classes=num_classes, bins=bins)
-    rows = []
-    for volume in test_volumes:
-        label = volume.load_label()
-        if label is None:
-            raise ValueError(f"{volume!r} has no label map to score against")
-        rows.append(
-            dice_per_structure(lookup.predict(volume.load_image()), label, num_classes=num_classes)
-        )
-    return np.stack(rows) if rows else np.zeros((0, num_classes - 1))
+    return _score(lookup, _labelled_arrays(test_volumes), num_classes)
 
 
 def intensity_floor_runs(
@@ -100,20 +92,44 @@ def intensity_floor_runs(
 ) -> list[tuple[int, int, tuple[str, ...], np.ndarray, float]]:
     """The floor of every (k, seed): `(k, seed, train subjects, (V, K) Dice, seconds)`.
 
-    The k-subsets are `few_shot_subsets` of the training subjects, as in the few-shot runs.
+    The k-subsets are `few_shot_subsets` of the training subjects, as in the few-shot runs. The
+    test volumes are read once for all runs.
     """
     train_ids = sorted({volume.subject_id for volume in train_volumes})
+    test = _labelled_arrays(test_volumes)
     runs = []
     for seed in seeds:
         subsets = few_shot_subsets(train_ids, list(k_values), seed=seed)
         for k, subjects in sorted(subsets.items()):
             chosen = set(subjects)
             started = time.perf_counter()
-            dice = intensity_floor_dice(
+            lookup = IntensityLookup(
                 [volume for volume in train_volumes if volume.subject_id in chosen],
-                test_volumes,
                 num_classes=num_classes,
                 bins=bins,
             )
+            dice = _score(lookup, test, num_classes)
             runs.append((k, seed, subjects, dice, time.perf_counter() - started))
     return runs
+
+
+def _labelled_arrays(volumes: Sequence[CachedVolume]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`(image (C, *S), label)` of each volume, read once."""
+    arrays = []
+    for volume in volumes:
+        label = volume.load_label()
+        if label is None:
+            raise ValueError(f"{volume!r} has no label map to score against")
+        arrays.append((volume.load_image(), label))
+    return arrays
+
+
+def _score(
+    lookup: IntensityLookup, test: list[tuple[np.ndarray, np.ndarray]], num_classes: int
+) -> np.ndarray:
+    """`(V, num_classes - 1)` Dice of the lookup's prediction on each test volume."""
+    rows = [
+        dice_per_structure(lookup.predict(image), label, num_classes=num_classes)
+        for image, label in test
+    ]
+    return np.stack(rows) if rows else np.zeros((0, num_classes - 1))

@@ -18,6 +18,7 @@ from anatomy_ssl.evaluation.few_shot_segmentation import (
     FewShotRecord,
     few_shot_outcomes,
     infer_num_classes,
+    usable_k_values,
 )
 from anatomy_ssl.evaluation.intensity_floor import intensity_floor_runs
 from anatomy_ssl.evaluation.protocol_registry import parse_settings
@@ -81,8 +82,7 @@ def evaluate_intensity_floor(
             dataset.source, "the intensity floor needs labelled train and test volumes"
         )
     classes = infer_num_classes([*train, *test])
-    pool = len({volume.subject_id for volume in train})
-    k_values = [k for k in parsed.k if not str(k).isdigit() or int(k) <= pool]
+    k_values = usable_k_values(parsed.k, len({volume.subject_id for volume in train}))
     runs = intensity_floor_runs(
         train, test, k_values=k_values, seeds=parsed.seeds, num_classes=classes
     )

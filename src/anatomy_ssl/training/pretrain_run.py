@@ -100,14 +100,14 @@ def pretrain(
     """
     run_dir = Path(run_dir)
     last = run_dir / CHECKPOINTS / LAST_CHECKPOINT
+    start_step = _checkpoint_step(last)
     if resume and (run_dir / CONFIG_FILE).is_file():
-        config = _extended(load_run_config(run_dir), max_steps, run_dir, last)
-    elif last.is_file() and not resume:
+        config = _extended(load_run_config(run_dir), max_steps, run_dir, start_step or 0)
+    elif start_step is not None and not resume:
         raise ConfigError(
             f"{run_dir} already holds a run with checkpoints; pass --resume to continue it or "
             "choose another --out"
         )
-    start_step = _checkpoint_step(last)
     if start_step is not None and start_step >= config.optim.max_steps:
         log.info(
             "%s: already at step %d of %d; nothing to train",
@@ -222,12 +222,12 @@ def _checkpoint_step(checkpoint: Path) -> int | None:
 
 
 def _extended(
-    config: PretrainConfig, max_steps: int | None, run_dir: Path, last: Path
+    config: PretrainConfig, max_steps: int | None, run_dir: Path, reached: int
 ) -> PretrainConfig:
-    """The saved config with `optim.max_steps` raised to `max_steps` (None: unchanged)."""
+    """The saved config with `optim.max_steps` set to `max_steps` (None: unchanged), for a run
+    whose checkpoint is at step `reached`."""
     if max_steps is None or max_steps == config.optim.max_steps:
         return config
-    reached = _checkpoint_step(last) or 0
     if max_steps < reached:
         raise ConfigError(
             f"{run_dir}: the run is already at step {reached}; --steps {max_steps} would shorten "
