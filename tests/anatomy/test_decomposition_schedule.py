@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from anatomy_ssl.anatomy import DecompositionSchedule
+from anatomy_ssl.anatomy import DecompositionSchedule, fitted_schedule
 
 
 def test_equal_shares_split_the_steps_into_consecutive_stages():
@@ -60,3 +60,20 @@ def test_uneven_shares_round_stage_starts_down():
 def test_invalid_schedules_raise(kwargs):
     with pytest.raises(ValueError):
         DecompositionSchedule(**kwargs)
+
+
+def test_a_short_budget_drops_the_coarsest_levels_until_stages_are_long_enough(caplog):
+    schedule = fitted_schedule((0, 1, 2), 1000, min_stage_steps=400)
+    assert schedule.levels == (1, 2)
+    assert "training levels [1, 2] only" in caplog.text
+    assert fitted_schedule((0, 1, 2), 100, min_stage_steps=400).levels == (2,)
+    assert fitted_schedule((0, 1, 2), 1500, min_stage_steps=500).levels == (0, 1, 2)
+
+
+def test_explicit_fractions_or_no_minimum_keep_every_level():
+    assert fitted_schedule((0, 1, 2), 10, fractions=(1, 1, 1), min_stage_steps=400).levels == (
+        0,
+        1,
+        2,
+    )
+    assert fitted_schedule((0, 1, 2), 10, min_stage_steps=0).levels == (0, 1, 2)

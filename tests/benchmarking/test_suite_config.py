@@ -79,17 +79,46 @@ def test_variants_name_a_method_with_their_own_overrides_on_top_of_the_budget():
     assert plain.eden_v1.prune_threshold == 0.5 and ablated.eden_v1.prune_threshold is None
 
 
-def test_the_cpu_suite_runs_eden_and_its_ablations():
+def test_the_cpu_suite_sizes_each_dataset_and_measures_eden_at_both_scales():
     suite = load_suite("cpu")
-    assert {"eden", "eden_v1", "eden_v1_level0", "eden_v1_level2", "eden_v1_no_pruner"} <= set(
-        suite.methods
-    )
+    assert {"eden", "eden_v1", "eden_v1_resized"} <= set(suite.methods)
+    xray, ct = (suite.for_dataset(dataset) for dataset in suite.datasets)
+    assert xray.pretraining.steps > ct.pretraining.steps
+    assert len(ct.protocols["few_shot_segmentation"]["seeds"]) >= 5
+    assert all(d.preprocess["target_spacing_mm"] == 6.0 for d in suite.datasets)
 
     def resolved(name):
         method = {"method": suite.base_method(name)}
         return resolve_pretrain_config(method, suite.method_overrides(name))
 
-    assert resolved("eden_v1").decomposer.levels == (0, 1, 2)
-    assert resolved("eden_v1_level0").decomposer.levels == (0,)
-    assert resolved("eden_v1").eden_v1.prune_threshold == 0.8
-    assert resolved("eden_v1_no_pruner").eden_v1.prune_threshold is None
+    assert resolved("eden_v1").decomposer.scale == "native"
+    assert resolved("eden_v1_resized").decomposer.scale == "resize"
+
+
+def test_a_dataset_changes_the_budget_and_protocol_settings_for_itself_only(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "datasets:\n"
+        "  - {name: ct, kind: phantom_ct}\n"
+        "  - name: xray\n"
+        "    kind: phantom_xray\n"
+        "    pretraining: {steps: 3000, overrides: {optim.lr: 0.01}}\n"
+        "    protocol_settings: {few_shot_segmentation: {seeds: [0, 1, 2, 3, 4]}}\n"
+        "pretraining: {steps: 100, batch_size: 4, overrides: {moco.queue_size: 64}}\n"
+        "protocols: {few_shot_segmentation: {k: [1], seeds: [0]}}\n"
+    )
+    suite = load_suite(path)
+    ct, xray = (suite.for_dataset(dataset) for dataset in suite.datasets)
+    assert ct.pretraining == suite.pretraining and ct.protocols == suite.protocols
+    assert xray.pretraining.steps == 3000 and xray.pretraining.batch_size == 4
+    assert xray.protocols["few_shot_segmentation"] == {"k": [1], "seeds": [0, 1, 2, 3, 4]}
+    config = resolve_pretrain_config({"method": "moco"}, xray.method_overrides("moco"))
+    assert config.optim.lr == 0.01 and config.moco.queue_size == 64
+    path.write_text(
+        "datasets:\n  - {name: d, kind: phantom_ct, protocol_settings: {dice: {k: [1]}}}\n"
+    )
+    with pytest.raises(ConfigError, match="settings for unknown protocol"):
+        load_suite(path)
+    path.write_text("datasets:\n  - {name: d, kind: phantom_ct, pretraining: {stepz: 3}}\n")
+    with pytest.raises(ConfigError, match="did you mean"):
+        load_suite(path)

@@ -186,3 +186,42 @@ def test_with_jitter_the_second_view_is_a_shifted_box_of_the_same_size(tiny_cach
     entries = [CachedVolume(folder) for folder in stream.entry_folders]
     expected = read_resampled_boxes(entries, parts.entry_index, start, parts.size_vox, (16,) * 3)
     assert torch.equal(views[1], expected)
+
+
+@pytest.mark.parametrize("step", [2, 7])
+def test_native_views_are_unresampled_boxes_of_the_level_size_centred_on_the_part(tiny_cache, step):
+    layout = _layout(scale="native", size_multiple=4, sub_parts=False, local_crops=0)
+    stream = _stream(tiny_cache, layout, augmentation=AugmentationSpec.none())
+    batch = stream.batch(step)
+    level = SCHEDULE.level_at(step)
+    extent = stream.body_stop_vox - stream.body_start_vox
+    size = layout.native_size_vox(extent, level)
+    assert all(
+        n % 4 == 0 and n >= m / 2**level for n, m in zip(size, np.median(extent, 0), strict=True)
+    )
+    assert tuple(batch["views"][0].shape[2:]) == size
+    rng = np.random.default_rng([stream.seed, stream.rank, step])
+    parts = sample_part_boxes(stream.body_start_vox, stream.body_stop_vox, BATCH, level, rng)
+    start = parts.start_vox + (parts.size_vox - np.asarray(size)) // 2
+    entries = [CachedVolume(folder) for folder in stream.entry_folders]
+    expected = np.concatenate(
+        [
+            entries[int(e)].crops(s[None], size, with_label=False).image
+            for e, s in zip(parts.entry_index, start, strict=True)
+        ]
+    )
+    assert np.array_equal(batch["views"][0].numpy(), expected)  # cut, never resampled
+
+
+def test_native_views_grow_with_the_part_and_keep_sub_parts_and_local_crops_in_proportion(
+    tiny_cache,
+):
+    layout = _layout(scale="native", size_multiple=8)
+    stream = _stream(tiny_cache, layout, augmentation=AugmentationSpec.none())
+    coarse, fine = stream.batch(0), stream.batch(9)  # levels 0 and 1
+    big, small = coarse["views"][0].shape[2:], fine["views"][0].shape[2:]
+    assert all(b >= s for b, s in zip(big, small, strict=True)) and big != small
+    for batch in (coarse, fine):
+        full = tuple(batch["views"][0].shape[2:])
+        assert tuple(batch["views"][2].shape[2:]) == layout.local_size_at(full)
+        assert torch.equal(_join_halves(batch["views"][4:], 3), batch["views"][0])

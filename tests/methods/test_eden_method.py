@@ -18,6 +18,7 @@ def _eden(spatial_dims: int, crop: int = 16, **overrides) -> tuple[EdenMethod, d
             "data.crop_size_vox": crop,
             "eden.out_dim": 32,
             "eden.composer_hidden_dim": 16,
+            "decomposer.min_stage_steps": 0,
             **overrides,
         }
     )

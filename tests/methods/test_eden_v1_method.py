@@ -19,6 +19,7 @@ def _eden_v1(threshold: float | None) -> tuple[EdenV1Method, dict]:
             "eden_v1.queue_size": 64,
             "eden_v1.prune_threshold": threshold,
             "decomposer.levels": [0, 2],
+            "decomposer.min_stage_steps": 0,
             "optim.max_steps": 10,
         }
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,3 +59,33 @@ class DecompositionSchedule:
     def level_at(self, step: int) -> int:
         """Granularity level of step `step`."""
         return self.levels[self.stage_at(max(step, 0))]
+
+
+def fitted_schedule(
+    levels: tuple[int, ...],
+    total_steps: int,
+    *,
+    fractions: tuple[float, ...] | None = None,
+    min_stage_steps: int = 0,
+) -> DecompositionSchedule:
+    """The schedule of `levels` over `total_steps`, with stages long enough to train.
+
+    With equal shares (`fractions` None) and a budget too short to give every level
+    `min_stage_steps` steps, the coarsest levels are dropped (with a warning) until the rest
+    fit; the finest level always stays. Explicit `fractions` are the user's choice and kept.
+    """
+    kept = tuple(levels)
+    if fractions is None and min_stage_steps > 0:
+        fit = max(total_steps // min_stage_steps, 1)
+        if fit < len(kept):
+            kept = tuple(sorted(kept, reverse=True)[:fit])
+            kept = tuple(g for g in levels if g in kept)
+            log.warning(
+                "decomposer: %d steps give each of levels %s fewer than min_stage_steps=%d; "
+                "training levels %s only (set decomposer.min_stage_steps: 0 to keep them all)",
+                total_steps,
+                list(levels),
+                min_stage_steps,
+                list(kept),
+            )
+    return DecompositionSchedule(kept, total_steps=total_steps, fractions=fractions)

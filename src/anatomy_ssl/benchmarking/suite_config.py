@@ -1,13 +1,15 @@
 """The benchmark suite schema: datasets, methods, one pretraining budget, protocols.
 
 A suite is a YAML file (or one of the built-in `smoke`, `cpu`, `gpu`) read into `SuiteConfig`;
-unknown keys are errors. Every method is pretrained with the same encoder and budget, and every
-encoder is evaluated with the same protocols and settings, so the comparison is side by side.
+unknown keys are errors. On each dataset every method is pretrained with the same encoder and
+budget, and every encoder is evaluated with the same protocols and settings, so the comparison
+is side by side. A dataset may change the budget or the protocol settings for itself (a 2D set
+affords more steps than a 3D one); all methods on it still share them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +51,10 @@ class SuiteDataset:
         preprocess: PreprocessSpec keys (spacing, intensity, crop) for pretraining and
             evaluation alike.
         protocols: which protocols run on this dataset.
+        pretraining: this dataset's changes to the suite's budget (keys of `pretraining`:
+            steps, batch_size, crop_size_vox, ...; `overrides` are merged).
+        protocol_settings: protocol name -> this dataset's changes to the suite's settings of
+            that protocol (merged over them), e.g. `{few_shot_segmentation: {seeds: [0, 1]}}`.
     """
 
     name: str
@@ -60,11 +66,16 @@ class SuiteDataset:
     label_set: str | None = None
     preprocess: dict[str, Any] = field(default_factory=dict)
     protocols: tuple[str, ...] = PROTOCOLS
+    pretraining: dict[str, Any] = field(default_factory=dict)
+    protocol_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.protocols) - set(PROTOCOLS))
         if unknown:
             raise ValueError(f"unknown protocol(s) {unknown}; known: {', '.join(PROTOCOLS)}")
+        unknown = sorted(set(self.protocol_settings) - set(PROTOCOLS))
+        if unknown:
+            raise ValueError(f"dataset {self.name!r}: settings for unknown protocol(s) {unknown}")
         if self.kind == "folder" and not self.path:
             raise ValueError(f"dataset {self.name!r}: kind 'folder' needs a path")
         if self.subjects < 2:
@@ -176,6 +187,8 @@ class SuiteConfig:
         for name, variant in self.variants.items():
             if variant.method not in METHOD_NAMES:
                 raise ValueError(f"variant {name!r}: unknown method {variant.method!r}")
+        for dataset in self.datasets:
+            self.pretraining_for(dataset)  # a bad key in a dataset's budget fails at load time
 
     def base_method(self, name: str) -> str:
         """The pretraining method behind a method or variant name."""
@@ -187,6 +200,35 @@ class SuiteConfig:
 
         variant = self.variants.get(name)
         return merge_config_dicts(self.pretraining.overrides, variant.overrides if variant else {})
+
+    def pretraining_for(self, dataset: SuiteDataset) -> SuitePretraining:
+        """The budget on `dataset`: the suite's, with the dataset's changes."""
+        from anatomy_ssl.configs import merge_config_dicts
+
+        merged = merge_config_dicts(config_to_dict(self.pretraining), dataset.pretraining)
+        return config_from_dict(
+            SuitePretraining, merged, source=f"datasets[{dataset.name}].pretraining"
+        )
+
+    def protocol_settings_for(self, dataset: SuiteDataset) -> dict[str, dict[str, Any]]:
+        """Protocol name -> settings on `dataset`: the suite's, with the dataset's changes."""
+        from anatomy_ssl.configs import merge_config_dicts
+
+        names = set(self.protocols) | set(dataset.protocol_settings)
+        return {
+            name: merge_config_dicts(
+                self.protocols.get(name, {}), dataset.protocol_settings.get(name, {})
+            )
+            for name in sorted(names)
+        }
+
+    def for_dataset(self, dataset: SuiteDataset) -> SuiteConfig:
+        """This suite as `dataset` sees it: its budget and protocol settings in place."""
+        return replace(
+            self,
+            pretraining=self.pretraining_for(dataset),
+            protocols=self.protocol_settings_for(dataset),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return config_to_dict(self)

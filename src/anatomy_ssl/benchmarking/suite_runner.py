@@ -77,17 +77,18 @@ def run_suite(
     for dataset in suite.datasets:
         data = prepare_dataset(dataset, suite, out / "data", progress=progress)
         spec = dataset_spec(dataset)
+        local = suite.for_dataset(dataset)  # the dataset's budget and protocol settings
         for method in suite.methods:
             stage = (
                 "random init"
                 if method == SCRATCH
-                else f"pretraining ({suite.pretraining.steps} steps)"
+                else f"pretraining ({local.pretraining.steps} steps)"
             )
             _say(echo, f"[{dataset.name}] {method}: {stage}")
-            encoder = pretrained_encoder(method, dataset, data, spec, suite, out, progress=progress)
+            encoder = pretrained_encoder(method, dataset, data, spec, local, out, progress=progress)
             _say(echo, f"[{dataset.name}] {method}: {', '.join(dataset.protocols)}")
-            _evaluate(encoder, method, dataset, data, suite, out, progress=progress)
-        _run_controls(dataset, data, spec, suite, out, progress=progress, echo=echo)
+            _evaluate(encoder, method, dataset, data, local, out, progress=progress)
+        _run_controls(dataset, data, spec, local, out, progress=progress, echo=echo)
     report = write_report(
         records,
         out / "report",

@@ -61,6 +61,15 @@ class AnatomyPartStream(PretrainingStream):
         boxes = [body_bounding_box(CachedVolume(folder)) for folder in self.entry_folders]
         self.body_start_vox = np.stack([start for start, _ in boxes])  # (E, S)
         self.body_stop_vox = np.stack([stop for _, stop in boxes])  # (E, S)
+        extent = self.body_stop_vox - self.body_start_vox
+        self.view_size_by_level = {
+            level: (
+                layout.native_size_vox(extent, level)
+                if layout.scale == "native"
+                else layout.size_vox
+            )
+            for level in set(layout.schedule.levels)
+        }
 
     def plan(self, step: int) -> Any:
         """Part streams draw parts and views together in `batch`; there is no crop plan."""
@@ -81,25 +90,28 @@ class AnatomyPartStream(PretrainingStream):
             mode=layout.mode,
         )
         volume = self.volume_sizes[parts.entry_index]  # (B, S)
+        size = self.view_size_by_level[level]
+        # the box each view is read from: the part itself (resize), or a box of the level's
+        # native view size centred on it (native: context around a small part, a central
+        # window of a large one; nothing is resampled)
+        box = parts.size_vox if layout.scale == "resize" else np.broadcast_to(size, volume.shape)
+        box_start = parts.start_vox + (parts.size_vox - box) // 2
         first = read_resampled_boxes(
-            self._entries, parts.entry_index, parts.start_vox, parts.size_vox, layout.size_vox
+            self._entries, parts.entry_index, box_start, box, size
         )  # (B, C, *size)
         views = [first]
-        reach = np.floor(layout.jitter_fraction * parts.size_vox).astype(np.int64)  # (B, S)
+        reach = np.floor(layout.jitter_fraction * box).astype(np.int64)  # (B, S)
         for _ in range(layout.views - 1):
             shift = rng.integers(-reach, reach + 1, dtype=np.int64)
-            start = np.clip(parts.start_vox + shift, 0, np.maximum(volume - parts.size_vox, 0))
-            views.append(
-                read_resampled_boxes(
-                    self._entries, parts.entry_index, start, parts.size_vox, layout.size_vox
-                )
-            )
+            start = np.clip(box_start + shift, 0, np.maximum(volume - box, 0))
+            views.append(read_resampled_boxes(self._entries, parts.entry_index, start, box, size))
+        local_size = layout.local_size_at(size)
         if layout.local_crops:
-            assert layout.local_size_vox is not None
-            room = np.asarray(layout.size_vox) - np.asarray(layout.local_size_vox)  # (S,)
+            assert local_size is not None
+            room = np.asarray(size) - np.asarray(local_size)  # (S,)
             for _ in range(layout.local_crops):
                 offset = rng.integers(0, room + 1, size=volume.shape, dtype=np.int64)
-                views.append(crop_per_sample(first, offset, layout.local_size_vox))
+                views.append(crop_per_sample(first, offset, local_size))
         if layout.sub_parts:
             views.extend(split_into_halves(first))
         spatial_dims = self.volume_sizes.shape[1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from anatomy_ssl.anatomy import DecompositionSchedule
+from anatomy_ssl.anatomy import fitted_schedule
 from anatomy_ssl.data import PartViewLayout
 from anatomy_ssl.errors import ConfigError
 from anatomy_ssl.models import Encoder
@@ -18,7 +18,8 @@ def decomposer_layout(
     local_crop_fraction: float = 0.5,
     sub_parts: bool = False,
 ) -> PartViewLayout:
-    """Parts at `data.crop_size_vox`, scheduled over `optim.max_steps` by `decomposer.*`.
+    """Parts at `data.crop_size_vox` (resize) or at the data's spacing (native), scheduled
+    over `optim.max_steps` by `decomposer.*`.
 
     Raises:
         ConfigError: a local crop or sub-part size the encoder cannot take (sizes must be
@@ -36,10 +37,11 @@ def decomposer_layout(
     decomposer = config.decomposer
     return PartViewLayout(
         size_vox=(crop,) * spatial_dims,
-        schedule=DecompositionSchedule(
+        schedule=fitted_schedule(
             decomposer.levels,
-            total_steps=config.optim.max_steps * config.optim.accumulate_grad_batches,
+            config.optim.max_steps * config.optim.accumulate_grad_batches,
             fractions=decomposer.stage_fractions,
+            min_stage_steps=decomposer.min_stage_steps,
         ),
         mode=decomposer.mode,
         views=views,
@@ -47,4 +49,6 @@ def decomposer_layout(
         local_crops=local_crops,
         local_size_vox=(min(local, crop),) * spatial_dims if local_crops else None,
         sub_parts=sub_parts,
+        scale=decomposer.scale,
+        size_multiple=multiple * (2 if sub_parts else 1),
     )

@@ -182,8 +182,13 @@ class DecomposerConfig:
 
     Attributes:
         levels: granularity levels, trained in this order in one run (a part at level g spans
-            the body box / 2^g per axis, resampled to `data.crop_size_vox`).
+            the body box / 2^g per axis).
         stage_fractions: share of `optim.max_steps` per level (default: equal shares).
+        min_stage_steps: with equal shares, the coarsest levels are dropped (with a warning)
+            until every stage gets at least this many steps (0: keep every level).
+        scale: "native" (views at the data's spacing, the input growing with the part, so the
+            encoder sees the scale it is evaluated at) or "resize" (every part resampled to
+            `data.crop_size_vox`, the papers' choice).
         mode: "random_box" (a box anywhere inside the body) or "grid" (a cell of the 2^g grid).
         jitter_fraction: the second view of a part is cut from a box shifted by up to this
             fraction of the part size per axis (0: the two views differ only in intensity).
@@ -191,6 +196,8 @@ class DecomposerConfig:
 
     levels: tuple[int, ...] = (0, 1, 2)
     stage_fractions: tuple[float, ...] | None = None
+    min_stage_steps: int = 500
+    scale: Literal["native", "resize"] = "native"
     mode: Literal["random_box", "grid"] = "random_box"
     jitter_fraction: float = 0.1
 
@@ -199,6 +206,11 @@ class DecomposerConfig:
         DecompositionSchedule(self.levels, total_steps=1, fractions=self.stage_fractions)
         if not 0.0 <= self.jitter_fraction < 0.5:
             raise ValueError(f"jitter_fraction must be in [0, 0.5), got {self.jitter_fraction}")
+        if self.min_stage_steps < 0 or self.scale not in ("native", "resize"):
+            raise ValueError(
+                f"need min_stage_steps >= 0 and scale 'native' or 'resize', got "
+                f"{self.min_stage_steps}, {self.scale!r}"
+            )
 
 
 @dataclass(frozen=True)
