@@ -216,3 +216,34 @@ def test_on_the_phantom_cache(phantom_eval_data):
     assert record.structure_labels == tuple(range(1, 14)) and record.dice.shape == (13,)
     assert len(record.train_subjects) == 1 and record.test_subjects == ("phantom_0004",)
     assert np.isfinite(record.dice).all() and 0.0 <= record.mean_dice <= 1.0
+
+
+def test_runs_in_worker_processes_come_back_in_grid_order_with_the_same_scores(subjects):
+    train, test = subjects
+    encoder = create_encoder("test_resunet", spatial_dims=3, in_channels=1)
+    options = {
+        "k_values": [1, 2],
+        "seeds": [0, 1],
+        "modes": ["finetune"],
+        "steps": 2,
+        "crop_size_vox": 8,
+        "window_vox": 16,
+        "progress": False,
+    }
+    alone = run_few_shot_segmentation(encoder, train, test, **options)
+    seen = []
+    pooled = run_few_shot_segmentation(
+        encoder,
+        train,
+        test,
+        workers=2,
+        on_run=lambda record, trained: seen.append((record.seed, trained.losses)),
+        **options,
+    )
+    assert [(r.k, r.seed, r.train_subjects) for r in pooled] == [
+        (r.k, r.seed, r.train_subjects) for r in alone
+    ]
+    for a, b in zip(alone, pooled, strict=True):  # one thread either way: the same arithmetic
+        np.testing.assert_allclose(a.dice_per_volume, b.dice_per_volume, atol=1e-6)
+    assert [seed for seed, _ in seen] == [0, 1, 0, 1]
+    assert all(len(losses) == 2 for _, losses in seen)

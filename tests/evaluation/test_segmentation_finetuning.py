@@ -67,6 +67,7 @@ def _score(trained, volume):
 
 
 def test_finetuning_learns_the_training_volume_and_zero_steps_does_not(box_volume):
+    torch.manual_seed(0)  # the encoder's init: independent of the tests run before
     encoder = create_encoder("test_resunet", spatial_dims=3, in_channels=1)
     kwargs = dict(num_classes=4, crop_size_vox=16, batch_size=2, lr=1e-2, seed=0)
     trained = finetune_segmentation(encoder, [box_volume], steps=40, **kwargs)
@@ -76,7 +77,8 @@ def test_finetuning_learns_the_training_volume_and_zero_steps_does_not(box_volum
     assert not trained.network.training and trained.train_seconds > 0
     untrained = finetune_segmentation(encoder, [box_volume], steps=0, **kwargs)
     assert untrained.losses.shape == (0,)
-    assert _score(untrained, box_volume).max() < 0.4
+    # an untrained network may label everything as one big structure, never all three
+    assert _score(untrained, box_volume).mean() < 0.3 < dice.mean()
 
 
 def test_frozen_mode_trains_only_a_head_on_a_copy(box_volume):

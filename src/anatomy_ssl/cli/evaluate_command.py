@@ -23,7 +23,13 @@ def evaluate(
     method: str | None = typer.Option(None, help="Label in the records (default: the card's)."),
     label_set: str | None = typer.Option(None, help="Label set of a built-in folder (level2)."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
-    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Preprocessing processes."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        "-j",
+        min=1,
+        help="Preprocessing processes, and few-shot runs trained at once on the CPU.",
+    ),
     rerun: bool = typer.Option(False, "--rerun", help="Run protocols whose records exist."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
     overrides: list[str] = typer.Argument(

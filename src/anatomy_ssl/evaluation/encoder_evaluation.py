@@ -52,7 +52,7 @@ def evaluate_encoder(
         label_set: a label set of a built-in folder (e.g. "level2").
         cache_dir: where the data is preprocessed (default `<records_dir>/../cache`).
         device: "cpu" or "cuda".
-        workers: preprocessing processes.
+        workers: preprocessing processes, and few-shot runs trained at once on the CPU.
         skip_done: a protocol whose records all exist is not run again (resumable suites).
         keep_going: a protocol that fails (bad data for it, too few subjects) is logged and
             its error written to `<records>/<dataset>/<method>/<protocol>.error.txt`, and the
@@ -107,6 +107,7 @@ def evaluate_encoder(
                 artifacts_dir=folder,
                 device=device,
                 progress=progress,
+                workers=workers,
             )
         except (AnatomySSLError, ValueError) as error:
             if not keep_going:

@@ -13,8 +13,11 @@ and `compare_few_shot` a method against a baseline (e.g. scratch) on paired runs
 from __future__ import annotations
 
 import math
+import multiprocessing
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -237,6 +240,7 @@ def run_few_shot_segmentation(
     decoder_channels: Sequence[int] | None = None,
     progress: bool = True,
     on_run: Callable[[FewShotRecord, FineTunedSegmenter], None] | None = None,
+    workers: int = 1,
 ) -> list[FewShotRecord]:
     """Train and score one network per (k, seed, mode); the encoder itself is never modified.
 
@@ -268,6 +272,10 @@ def run_few_shot_segmentation(
         progress: show a tqdm bar over runs.
         on_run: called after each run with its record and trained network (e.g. to save a
             segmentation overlay with `predict_label_map`); the network is dropped afterwards.
+        workers: runs trained at once on the CPU, each in its own process with an equal share
+            of torch's threads (the runs are small, so two single-threaded processes on two
+            cores do far more than one with two threads); records come back in grid order
+            either way. Ignored on a GPU.
 
     Returns:
         One record per run, ordered by k, then seed, then mode.
@@ -295,64 +303,53 @@ def run_few_shot_segmentation(
     usable = usable_k_values(k_values, len(train_ids))
     subsets = {seed: few_shot_subsets(train_ids, usable, seed=seed) for seed in seeds}
     sizes = sorted(next(iter(subsets.values())))
-    records = []
-    bar = tqdm(
-        total=len(sizes) * len(seeds) * len(modes),
-        desc="few-shot segmentation",
-        unit="run",
-        disable=not progress,
+    jobs = [
+        _RunJob(
+            k=k,
+            seed=seed,
+            mode=mode,
+            subjects=tuple(subsets[seed][k]),
+            volumes=[v for v in train_volumes if v.subject_id in set(subsets[seed][k])],
+            keep_network=on_run is not None,
+        )
+        for k in sizes
+        for seed in seeds
+        for mode in modes
+    ]
+    common = _RunCommon(
+        encoder=encoder,
+        test_volumes=list(test_volumes),
+        test_ids=test_ids,
+        num_classes=classes,
+        window=window,
+        training={
+            "steps": steps,
+            "crop_size_vox": crop_size_vox,
+            "batch_size": batch_size,
+            "lr": lr,
+            "encoder_lr": encoder_lr,
+            "warmup_steps": warmup_steps,
+            "weight_decay": weight_decay,
+            "foreground_fraction": foreground_fraction,
+            "device": device,
+            "bf16": bf16,
+            "decoder_channels": decoder_channels,
+        },
+        scoring={"sw_batch_size": sw_batch_size, "overlap": overlap},
     )
-    with bar:
-        for k in sizes:
-            for seed in seeds:
-                subjects = subsets[seed][k]
-                chosen = set(subjects)
-                volumes = [volume for volume in train_volumes if volume.subject_id in chosen]
-                for mode in modes:
-                    trained = finetune_segmentation(
-                        encoder,
-                        volumes,
-                        num_classes=classes,
-                        mode=mode,
-                        steps=steps,
-                        crop_size_vox=crop_size_vox,
-                        batch_size=batch_size,
-                        lr=lr,
-                        encoder_lr=encoder_lr,
-                        warmup_steps=warmup_steps,
-                        weight_decay=weight_decay,
-                        foreground_fraction=foreground_fraction,
-                        seed=seed,
-                        device=device,
-                        bf16=bf16,
-                        decoder_channels=decoder_channels,
-                    )
-                    per_volume = score_volumes(
-                        trained.network,
-                        test_volumes,
-                        num_classes=classes,
-                        window_vox=window,
-                        sw_batch_size=sw_batch_size,
-                        overlap=overlap,
-                        device=device,
-                        bf16=bf16,
-                    )  # (V, K)
-                    record = FewShotRecord.from_per_volume(
-                        k=k,
-                        seed=seed,
-                        mode=mode,
-                        train_subjects=subjects,
-                        test_subjects=test_ids,
-                        dice_per_volume=per_volume,
-                        steps=steps,
-                        train_seconds=trained.train_seconds,
-                    )
-                    records.append(record)
-                    if on_run is not None:
-                        on_run(record, trained)
-                    bar.set_postfix(k=k, seed=seed, mode=mode, dice=f"{record.mean_dice:.3f}")
-                    bar.update()
-                    del trained  # free the network before the next run
+    records = []
+    bar = tqdm(total=len(jobs), desc="few-shot segmentation", unit="run", disable=not progress)
+    with bar, _run_pool(workers if torch.device(device).type == "cpu" else 1, common) as run:
+        for record, trained in run(jobs):
+            records.append(record)
+            if on_run is not None:
+                assert trained is not None
+                on_run(record, trained)
+            bar.set_postfix(
+                k=record.k, seed=record.seed, mode=record.mode, dice=f"{record.mean_dice:.3f}"
+            )
+            bar.update()
+            del trained  # free the network before the next run
     return records
 
 
@@ -551,3 +548,97 @@ def _json_floats(values: np.ndarray) -> list[float | None]:
 
 def _array(values: list[Any]) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)  # None -> NaN
+
+
+@dataclass(frozen=True)
+class _RunJob:
+    """One cell of the grid: which subset trains in which mode."""
+
+    k: int
+    seed: int
+    mode: str
+    subjects: tuple[str, ...]
+    volumes: list[CachedVolume]
+    keep_network: bool
+
+
+@dataclass(frozen=True)
+class _RunCommon:
+    """What every run shares: the encoder, the test set and the recipe."""
+
+    encoder: Encoder
+    test_volumes: list[CachedVolume]
+    test_ids: tuple[str, ...]
+    num_classes: int
+    window: tuple[int, ...]
+    training: dict[str, Any]
+    scoring: dict[str, Any]
+
+
+_WORKER_COMMON: _RunCommon | None = None  # a pool worker's copy, sent once at start-up
+
+
+def _train_and_score(
+    job: _RunJob, common: _RunCommon | None = None
+) -> tuple[FewShotRecord, FineTunedSegmenter | None]:
+    """Train one network of the grid and score it on the test set."""
+    common = common or _WORKER_COMMON
+    assert common is not None
+    trained = finetune_segmentation(
+        common.encoder,
+        job.volumes,
+        num_classes=common.num_classes,
+        mode=job.mode,
+        seed=job.seed,
+        **common.training,
+    )
+    per_volume = score_volumes(
+        trained.network,
+        common.test_volumes,
+        num_classes=common.num_classes,
+        window_vox=common.window,
+        device=common.training["device"],
+        bf16=common.training["bf16"],
+        **common.scoring,
+    )  # (V, K)
+    record = FewShotRecord.from_per_volume(
+        k=job.k,
+        seed=job.seed,
+        mode=job.mode,
+        train_subjects=job.subjects,
+        test_subjects=common.test_ids,
+        dice_per_volume=per_volume,
+        steps=common.training["steps"],
+        train_seconds=trained.train_seconds,
+    )
+    return record, trained if job.keep_network else None
+
+
+def _start_worker(common: _RunCommon, threads: int) -> None:
+    global _WORKER_COMMON
+    torch.set_num_threads(threads)
+    _WORKER_COMMON = common
+
+
+@contextmanager
+def _run_pool(
+    workers: int, common: _RunCommon
+) -> Iterator[Callable[[Sequence[_RunJob]], Iterator[tuple[FewShotRecord, Any]]]]:
+    """A function that runs jobs and yields their results in job order: in this process
+    (`workers` <= 1) or in a pool of spawned processes sharing the machine's threads."""
+    if workers <= 1:
+        yield lambda jobs: (_train_and_score(job, common) for job in jobs)
+        return
+    threads = max(torch.get_num_threads() // workers, 1)
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(common, threads),
+    ) as pool:
+        try:
+            yield lambda jobs: (
+                future.result() for future in [pool.submit(_train_and_score, job) for job in jobs]
+            )
+        finally:  # a failed run stops the grid: queued runs are dropped, not waited for
+            pool.shutdown(wait=True, cancel_futures=True)

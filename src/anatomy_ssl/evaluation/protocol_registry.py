@@ -56,12 +56,14 @@ class ProtocolContext:
         artifacts_dir: where a runner may write files a report shows (overlay PNGs), or None.
         device: "cpu" or "cuda".
         progress: progress bars.
+        workers: CPU processes a runner may train in at once (few-shot segmentation runs).
     """
 
     method: str
     artifacts_dir: Path | None = None
     device: str = "cpu"
     progress: bool = True
+    workers: int = 1
 
 
 Runner = Callable[[Encoder, EvaluationDataset, Any, ProtocolContext], list[Outcome]]
@@ -104,6 +106,7 @@ def run_protocol(
     artifacts_dir: Path | None = None,
     device: str = "cpu",
     progress: bool = True,
+    workers: int = 1,
 ) -> list[EvaluationRecord]:
     """Run `protocol` and return its records (one per seed).
 
@@ -117,10 +120,15 @@ def run_protocol(
         artifacts_dir: where runners may write files for the report (e.g. overlays).
         device: "cpu" or "cuda".
         progress: progress bars.
+        workers: CPU processes a protocol may train in at once.
     """
     parsed = parse_settings(protocol, settings)
     context = ProtocolContext(
-        method=method, artifacts_dir=artifacts_dir, device=device, progress=progress
+        method=method,
+        artifacts_dir=artifacts_dir,
+        device=device,
+        progress=progress,
+        workers=workers,
     )
     outcomes = _RUNNERS[protocol](encoder, dataset, parsed, context)
     return [
@@ -223,6 +231,7 @@ def _few_shot_segmentation(
         device=context.device,
         progress=context.progress,
         on_run=save_overlay,
+        workers=context.workers,
     )
     outcomes = few_shot_outcomes(records)
     for outcome in outcomes:

@@ -118,6 +118,7 @@ class PretrainingMethod(L.LightningModule):
                 {"params": no_decay, "weight_decay": 0.0},
             ],
             lr=optim.lr,
+            foreach=True,  # one batched update (by default torch batches only on GPUs)
         )
         schedule = LambdaLR(
             optimizer,
