@@ -12,11 +12,11 @@ def _concatenated_head(head, x):
     size = x.shape[2:]
     maps = [
         functional.interpolate(norm(f), size=size, mode=mode, align_corners=False)
-        for f, norm in zip(head.encoder.forward_features(x), head.norms, strict=True)
+        for f, norm in zip(head.encoder.forward_features(x), head.head.norms, strict=True)
     ]
     stacked = torch.cat(maps, dim=1)  # (B, sum C_s, *S)
-    weight = torch.cat([p.weight for p in head.projections], dim=1)  # (K, sum C_s, 1, ...)
-    bias = head.projections[0].bias
+    weight = torch.cat([p.weight for p in head.head.projections], dim=1)  # (K, sum C_s, 1, ...)
+    bias = head.head.projections[0].bias
     conv = functional.conv3d if x.ndim == 5 else functional.conv2d
     return conv(stacked, weight, bias)
 
@@ -49,12 +49,12 @@ def test_only_the_head_is_trained_and_the_encoder_stays_in_eval_mode():
     logits = head(torch.randn(2, 1, 16, 16, 16))
     logits.sum().backward()
     assert all(p.grad is None for p in head.encoder.parameters())
-    assert all(p.grad is not None for p in head.projections.parameters())
+    assert all(p.grad is not None for p in head.head.projections.parameters())
     for key, value in head.encoder.state_dict().items():  # running statistics untouched
         torch.testing.assert_close(value, before[key], rtol=0, atol=0)
     trainable = [p for p in head.parameters() if p.requires_grad]
     assert sum(p.numel() for p in trainable) == sum(
-        p.numel() for p in head.projections.parameters()
+        p.numel() for p in head.head.projections.parameters()
     )
 
 
@@ -79,7 +79,7 @@ class _TwoMapEncoder(torch.nn.Module):
 def test_levels_choose_the_maps_the_head_reads():
     torch.manual_seed(0)
     head = FrozenFeatureHead(_TwoMapEncoder(), num_classes=3, levels=[1], normalize_features=False)
-    assert head.levels == (1,) and len(head.projections) == 1
+    assert head.levels == (1,) and len(head.head.projections) == 1
     x = torch.randn(1, 1, 8, 8, 8)
     blockwise_equal = functional.interpolate(functional.avg_pool3d(x, 2), scale_factor=2)
     with torch.no_grad():

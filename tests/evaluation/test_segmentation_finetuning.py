@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from anatomy_ssl.evaluation.frozen_feature_head import FrozenFeatureHead
+from anatomy_ssl.evaluation.probe_ceiling_network import ProbeCeilingNetwork
 from anatomy_ssl.evaluation.segmentation_finetuning import (
     _LabeledCropSampler,
     build_segmentation_network,
@@ -193,3 +194,21 @@ def test_finetuning_on_a_phantom_volume_segments_its_big_organs(phantom_eval_dat
     untrained = finetune_segmentation(encoder, [volume], steps=0, **kwargs)
     dice = score_volumes(untrained.network, [volume], num_classes=14, window_vox=(32, 32, 32))[0]
     assert dice[big_organs].max() < 0.15, dice
+
+
+def test_ceiling_mode_trains_the_encoder_through_all_three_heads(box_volume):
+    torch.manual_seed(0)
+    encoder = create_encoder("test_resunet", spatial_dims=3, in_channels=1)
+    kwargs = dict(num_classes=4, crop_size_vox=16, batch_size=2, lr=1e-2, seed=0, steps=30)
+    trained = finetune_segmentation(encoder, [box_volume], mode="ceiling", **kwargs)
+    network = trained.network
+    assert isinstance(network, ProbeCeilingNetwork)
+    assert trained.losses[-5:].mean() < trained.losses[:5].mean()
+    torch.manual_seed(0)  # the init finetune_segmentation draws for seed 0
+    start = build_segmentation_network(encoder, num_classes=4, mode="ceiling").state_dict()
+    for head in ("decoder", "linear_all", "linear_deep"):  # every head was trained
+        after = network.get_submodule(head).state_dict()
+        assert any(not torch.equal(v, start[f"{head}.{k}"]) for k, v in after.items())
+    original = encoder.state_dict()
+    moved = [not torch.equal(v, original[k]) for k, v in network.encoder.state_dict().items()]
+    assert all(moved)

@@ -1,9 +1,11 @@
 """The supervised ceiling of a suite dataset: the suite's encoder trained on every training label.
 
-The encoder and a U-Net decoder are trained from the suite's seeded random init with the
-few-shot protocol's recipe (crops, batch, learning rates, warm-up, Dice + cross-entropy) on all
-labelled volumes of the training split, for `controls.ceiling_steps` steps; the encoder is
-exported (method `supervised`) and evaluated like any pretrained one. The test split is never
+The encoder is trained from the suite's seeded random init with the few-shot protocol's recipe
+(crops, batch, learning rates, warm-up, Dice + cross-entropy) on all labelled volumes of the
+training split, for `controls.ceiling_steps` steps, through a U-Net decoder and the two linear
+heads of the frozen probes at once (`ProbeCeilingNetwork`), so that it is a ceiling for
+fine-tuning and for the frozen probes alike; the encoder is exported (method `supervised`) and
+evaluated like any pretrained one. The test split is never
 seen. Pretraining on this data cannot be expected to buy more than full supervision on it, so
 when the ceiling does not beat scratch the instrument cannot rank encoders on that dataset.
 """
@@ -22,7 +24,7 @@ from anatomy_ssl.evaluation.control_methods import CEILING
 from anatomy_ssl.evaluation.evaluation_dataset import load_evaluation_dataset
 from anatomy_ssl.evaluation.few_shot_segmentation import PROTOCOL, infer_num_classes
 from anatomy_ssl.evaluation.protocol_registry import parse_settings
-from anatomy_ssl.evaluation.segmentation_finetuning import finetune_segmentation
+from anatomy_ssl.evaluation.segmentation_finetuning import CEILING_MODE, finetune_segmentation
 from anatomy_ssl.export import write_encoder
 from anatomy_ssl.models import Encoder, create_encoder
 from anatomy_ssl.preprocess import PreprocessSpec
@@ -67,7 +69,7 @@ def supervised_ceiling_encoder(
         encoder,
         train,
         num_classes=infer_num_classes(train),
-        mode="finetune",
+        mode=CEILING_MODE,
         steps=steps,
         crop_size_vox=settings.crop_vox,
         batch_size=settings.batch_size,
@@ -88,7 +90,7 @@ def supervised_ceiling_encoder(
         preprocess_hash=spec.hash,
         method=CEILING,
         run_config={
-            "training": "supervised U-Net on the training split's labels",
+            "training": "supervised U-Net and linear heads on the training split's labels",
             "train_subjects": sorted(volume.subject_id for volume in train),
             "steps": steps,
             "final_loss": float(trained.losses[-1]) if len(trained.losses) else None,

@@ -9,6 +9,10 @@ Two modes (BENCHMARK.md protocol 1):
         is a bank of local intensity filters, which on its own scores near the intensity floor;
         the deeper maps must carry context to score.
 
+A fourth, "ceiling", is no probe: it trains the encoder through the U-Net decoder and both
+linear heads at once (`ProbeCeilingNetwork`, the mean of the three losses), for the benchmark's
+supervised ceiling.
+
 Training is a plain PyTorch loop with a fixed step budget: each step a batch of random crops,
 MONAI `DiceCELoss` (soft Dice over the batch plus cross-entropy, as nnU-Net; Isensee et al.,
 Nature Methods 2021), AdamW (Loshchilov and Hutter, ICLR 2019) with a cosine decay of the
@@ -39,11 +43,13 @@ from torch import nn
 from tqdm import tqdm
 
 from anatomy_ssl.evaluation.frozen_feature_head import FrozenFeatureHead
+from anatomy_ssl.evaluation.probe_ceiling_network import ProbeCeilingNetwork
 from anatomy_ssl.models import Encoder, SegmentationNetwork
 from anatomy_ssl.preprocess import CachedVolume, random_crop_starts
 from anatomy_ssl.training.learning_rate_schedule import warmup_cosine_factor
 
 MODES = ("finetune", "frozen", "frozen_deep")
+CEILING_MODE = "ceiling"
 
 
 @dataclass(frozen=True)
@@ -103,23 +109,29 @@ def build_segmentation_network(
     Args:
         encoder: a loaded (pretrained or scratch) encoder.
         num_classes: output classes, background included.
-        mode: "finetune" (U-Net decoder, everything trainable), "frozen" (1x1-conv head) or
-            "frozen_deep" (the head without the finest map).
+        mode: "finetune" (U-Net decoder, everything trainable), "frozen" (1x1-conv head),
+            "frozen_deep" (the head without the finest map) or "ceiling" (U-Net decoder and
+            both heads, everything trainable).
         decoder_channels: U-Net decoder widths (finetune; see `UNetDecoder`).
         normalize_features: batch-normalize frozen features before the head (frozen).
         frozen_levels: encoder maps the frozen head reads (frozen; default all).
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode not in (*MODES, CEILING_MODE):
+        raise ValueError(f"mode must be one of {(*MODES, CEILING_MODE)}, got {mode!r}")
     encoder_copy = copy.deepcopy(encoder)
+    count = len(encoder.out_channels)
+    deep_levels = range(1, count) if count > 1 else range(count)
     if mode in ("frozen", "frozen_deep"):
         if mode == "frozen_deep" and frozen_levels is None:
-            count = len(encoder.out_channels)
-            frozen_levels = range(1, count) if count > 1 else range(count)
+            frozen_levels = deep_levels
         return FrozenFeatureHead(
             encoder_copy, num_classes, normalize_features=normalize_features, levels=frozen_levels
         )
     encoder_copy.requires_grad_(True)
+    if mode == CEILING_MODE:
+        return ProbeCeilingNetwork(
+            encoder_copy, num_classes, deep_levels=deep_levels, decoder_channels=decoder_channels
+        )
     return SegmentationNetwork(encoder_copy, num_classes, decoder_channels=decoder_channels)
 
 
@@ -154,7 +166,7 @@ def finetune_segmentation(
         encoder: the encoder to start from; deep-copied, never modified.
         volumes: labeled training volumes (the k-subset), labels in `[0, num_classes)`.
         num_classes: output classes, background (label 0) included.
-        mode: one of `MODES` (see module docstring).
+        mode: one of `MODES` or "ceiling" (see module docstring).
         steps: optimizer steps (0 returns the untrained network).
         crop_size_vox: training crop side (or one per axis); rounded up to a multiple of the
             encoder's `min_input_multiple`.
@@ -224,8 +236,9 @@ def finetune_segmentation(
         x = torch.from_numpy(images).to(device, non_blocking=True)  # (B, C, *crop)
         y = torch.from_numpy(labels).to(device, non_blocking=True)  # (B, 1, *crop)
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
-            logits = network(x)  # (B, num_classes, *crop)
-        loss = loss_function(logits.float(), y)
+            logits = network(x)  # (B, num_classes, *crop), one per head for the ceiling
+        heads = logits if isinstance(logits, tuple) else (logits,)
+        loss = torch.stack([loss_function(head.float(), y) for head in heads]).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
