@@ -85,6 +85,7 @@ def test_the_cpu_suite_sizes_each_dataset_and_measures_eden_at_both_scales():
     xray, ct = (suite.for_dataset(dataset) for dataset in suite.datasets)
     assert xray.pretraining.steps > ct.pretraining.steps
     assert len(ct.protocols["few_shot_segmentation"]["seeds"]) >= 5
+    assert len(xray.protocols["few_shot_segmentation"]["seeds"]) >= 5
     assert all(d.preprocess["target_spacing_mm"] == 6.0 for d in suite.datasets)
 
     def resolved(name):
