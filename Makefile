@@ -24,3 +24,4 @@ bench: setup
 	$(BIN)/python benchmarks/pretraining_benchmark.py --suite cpu
 	$(BIN)/python benchmarks/pruner_benchmark.py
 	$(BIN)/python benchmarks/finetune_recipe_benchmark.py
+	$(BIN)/python benchmarks/few_shot_grid_benchmark.py
