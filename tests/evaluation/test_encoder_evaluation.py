@@ -91,6 +91,32 @@ def test_finished_protocols_are_skipped_and_rerun_on_request(scratch_and_data, t
     assert rerun[0].method == "other"
 
 
+
+def test_records_of_a_changed_recipe_or_a_retrained_encoder_are_made_again(
+    scratch_and_data, tmp_path
+):
+    encoder, data = scratch_and_data
+    settings = {"locality": ZERO_SHOT["locality"]}
+    evaluate_encoder(encoder, data, tmp_path, protocols=["locality"], settings=settings)
+    changed = {"locality": {**ZERO_SHOT["locality"], "k": 2}}
+    again = evaluate_encoder(encoder, data, tmp_path, protocols=["locality"], settings=changed)
+    assert len(again) == 1 and again[0].settings["k"] == 2  # a new recipe: run again
+    torch.manual_seed(1)
+    retrained = tmp_path / "retrained"
+    export_scratch(
+        create_encoder("test_resunet", spatial_dims=3, in_channels=1),
+        retrained,
+        preprocess=SPEC.to_dict(),
+        preprocess_hash=SPEC.hash,
+    )
+    card = json.loads((retrained / "card.json").read_text())
+    card["created_utc"] = "2099-01-01T00:00:00+00:00"  # exported after the records were made
+    (retrained / "card.json").write_text(json.dumps(card))
+    fresh = evaluate_encoder(
+        retrained, data, tmp_path, protocols=["locality"], settings=changed, method="scratch"
+    )
+    assert len(fresh) == 1 and fresh[0].encoder["created_utc"] == card["created_utc"]
+
 def test_settings_are_typed_and_unknown_keys_are_errors():
     assert parse_settings("locality", {"k": 3}).k == 3
     with pytest.raises(ConfigError, match="unknown key"):

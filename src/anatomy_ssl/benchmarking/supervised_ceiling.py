@@ -25,11 +25,15 @@ from anatomy_ssl.evaluation.evaluation_dataset import load_evaluation_dataset
 from anatomy_ssl.evaluation.few_shot_segmentation import PROTOCOL, infer_num_classes
 from anatomy_ssl.evaluation.protocol_registry import parse_settings
 from anatomy_ssl.evaluation.segmentation_finetuning import CEILING_MODE, finetune_segmentation
-from anatomy_ssl.export import write_encoder
+from anatomy_ssl.export import read_card, write_encoder
 from anatomy_ssl.models import Encoder, create_encoder
 from anatomy_ssl.preprocess import PreprocessSpec
 
 log = logging.getLogger(__name__)
+
+#: How the ceiling is trained, recorded in its card; a ceiling trained otherwise (an older
+#: version's, through the U-Net alone) is trained again rather than reused.
+TRAINING = "supervised U-Net and linear heads on the training split's labels"
 
 
 def supervised_ceiling_encoder(
@@ -44,7 +48,7 @@ def supervised_ceiling_encoder(
     """The exported ceiling encoder `<out>/encoders/<dataset>/supervised` (kept when finished)."""
     encoder_dir = out / "encoders" / dataset.name / CEILING
     steps = suite.controls.ceiling_steps
-    if finished_export(encoder_dir, CEILING, steps):
+    if finished_export(encoder_dir, CEILING, steps) and _trained_as_now(encoder_dir):
         return encoder_dir
     settings = parse_settings(PROTOCOL, suite.protocols.get(PROTOCOL))
     data = load_evaluation_dataset(
@@ -90,7 +94,7 @@ def supervised_ceiling_encoder(
         preprocess_hash=spec.hash,
         method=CEILING,
         run_config={
-            "training": "supervised U-Net and linear heads on the training split's labels",
+            "training": TRAINING,
             "train_subjects": sorted(volume.subject_id for volume in train),
             "steps": steps,
             "final_loss": float(trained.losses[-1]) if len(trained.losses) else None,
@@ -98,3 +102,7 @@ def supervised_ceiling_encoder(
         source=None,
         step=steps,
     )
+
+
+def _trained_as_now(encoder_dir: Path) -> bool:
+    return read_card(encoder_dir).get("config", {}).get("training") == TRAINING

@@ -7,14 +7,16 @@ to preprocess the data, so encoders trained elsewhere are evaluated the same way
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from anatomy_ssl.errors import AnatomySSLError
+from anatomy_ssl.errors import AnatomySSLError, InputError
 from anatomy_ssl.evaluation.evaluation_dataset import load_evaluation_dataset
-from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord, write_record
+from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord, read_record, write_record
 from anatomy_ssl.evaluation.protocol_registry import parse_settings, run_protocol
 from anatomy_ssl.export import load_encoder, read_card
 from anatomy_ssl.preprocess import PreprocessSpec
@@ -53,7 +55,9 @@ def evaluate_encoder(
         cache_dir: where the data is preprocessed (default `<records_dir>/../cache`).
         device: "cpu" or "cuda".
         workers: preprocessing processes, and few-shot runs trained at once on the CPU.
-        skip_done: a protocol whose records all exist is not run again (resumable suites).
+        skip_done: a protocol whose records all exist, made from this export with these
+            settings, is not run again (resumable suites); a retrained encoder or a changed
+            recipe runs it again.
         keep_going: a protocol that fails (bad data for it, too few subjects) is logged and
             its error written to `<records>/<dataset>/<method>/<protocol>.error.txt`, and the
             next protocol runs; otherwise the error propagates.
@@ -84,15 +88,15 @@ def evaluate_encoder(
         "method": card.get("method"),
         "step": card.get("step"),
         "preprocess_hash": card.get("preprocess_hash"),
+        "created_utc": card.get("created_utc"),
     }
     written: list[EvaluationRecord] = []
     for protocol in protocols:
         seeds = getattr(parsed[protocol], "seeds", (0,))
-        done = all(
-            (records_dir / dataset.name / label / f"{protocol}-seed{seed}.json").is_file()
-            for seed in seeds
-        )
-        if skip_done and done:
+        paths = [records_dir / dataset.name / label / f"{protocol}-seed{s}.json" for s in seeds]
+        if skip_done and all(
+            _current(path, encoder_info, asdict(parsed[protocol])) for path in paths
+        ):
             log.info("%s / %s / %s: records exist, skipped", dataset.name, label, protocol)
             continue
         folder = records_dir / dataset.name / label
@@ -121,3 +125,20 @@ def evaluate_encoder(
             write_record(record, records_dir)
         written.extend(records)
     return written
+
+
+def _current(path: Path, encoder_info: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
+    """Whether the record at `path` exists and was made from this export with these settings
+    (a retrained encoder or a changed recipe makes it stale). Records written before exports
+    were identified by their time are matched by step."""
+    if not path.is_file():
+        return False
+    try:
+        record = read_record(path)
+    except InputError:
+        return False
+    key = "created_utc" if "created_utc" in record.encoder else "step"
+    same_settings = json.dumps(record.settings, sort_keys=True) == json.dumps(
+        settings, sort_keys=True
+    )
+    return record.encoder.get(key) == encoder_info[key] and same_settings
