@@ -91,7 +91,6 @@ def test_finished_protocols_are_skipped_and_rerun_on_request(scratch_and_data, t
     assert rerun[0].method == "other"
 
 
-
 def test_records_of_a_changed_recipe_or_a_retrained_encoder_are_made_again(
     scratch_and_data, tmp_path
 ):
@@ -116,6 +115,7 @@ def test_records_of_a_changed_recipe_or_a_retrained_encoder_are_made_again(
         retrained, data, tmp_path, protocols=["locality"], settings=changed, method="scratch"
     )
     assert len(fresh) == 1 and fresh[0].encoder["created_utc"] == card["created_utc"]
+
 
 def test_settings_are_typed_and_unknown_keys_are_errors():
     assert parse_settings("locality", {"k": 3}).k == 3
