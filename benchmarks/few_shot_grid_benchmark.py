@@ -34,10 +34,10 @@ import numpy as np
 import torch
 
 from anatomy_ssl.evaluation.few_shot_segmentation import run_few_shot_segmentation
-from anatomy_ssl.manifests import assign_subject_splits, load_manifest
 from anatomy_ssl.models import create_encoder
 from anatomy_ssl.phantoms import make_xray_phantom_dataset
-from anatomy_ssl.preprocess import CachedVolume, PreprocessSpec, VolumeCache, preprocess_dataset
+from anatomy_ssl.preprocess import CachedVolume, PreprocessSpec
+from train_test_cache import train_test_cache
 
 SPEC = PreprocessSpec(
     spatial_dims=2, target_spacing_mm=(6.0, 6.0), intensity="mri", foreground_crop=False
@@ -120,18 +120,7 @@ def main() -> None:
 
 def _radiographs(folder: Path, subjects: int) -> tuple[list[CachedVolume], list[CachedVolume]]:
     make_xray_phantom_dataset(folder / "data", subjects, seed=0, progress=False)
-    manifest = assign_subject_splits(
-        load_manifest(folder / "data" / "manifest.csv"),
-        fractions={"train": 0.6, "test": 0.4},
-        seed=0,
-        keep_existing=False,
-    )
-    preprocess_dataset(manifest, SPEC, folder / "cache", progress=False)
-    volumes = sorted(VolumeCache(folder / "cache").entries(SPEC.hash), key=lambda v: v.subject_id)
-    return (
-        [v for v in volumes if v.split == "train"],
-        [v for v in volumes if v.split == "test"],
-    )
+    return train_test_cache(folder, SPEC)
 
 
 if __name__ == "__main__":

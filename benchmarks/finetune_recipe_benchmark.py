@@ -31,11 +31,11 @@ import torch
 from anatomy_ssl.evaluation.protocol_settings import FewShotSegmentationSettings
 from anatomy_ssl.evaluation.segmentation_finetuning import finetune_segmentation
 from anatomy_ssl.evaluation.segmentation_scoring import score_volumes
-from anatomy_ssl.manifests import assign_subject_splits, load_manifest
 from anatomy_ssl.models import create_encoder
 from anatomy_ssl.phantoms import make_ct_phantom_dataset
 from anatomy_ssl.phantoms.torso_parameters import Preset
-from anatomy_ssl.preprocess import CachedVolume, PreprocessSpec, VolumeCache, preprocess_dataset
+from anatomy_ssl.preprocess import CachedVolume, PreprocessSpec
+from train_test_cache import train_test_cache
 
 SPEC = PreprocessSpec(target_spacing_mm=(6.0, 6.0, 6.0), intensity="ct", foreground_crop=True)
 NUM_CLASSES = 14  # background + the 13 organs of the CT phantom's level-1 labels
@@ -101,18 +101,7 @@ def _phantoms(
     folder: Path, subjects: int, *, preset: Preset
 ) -> tuple[list[CachedVolume], list[CachedVolume]]:
     make_ct_phantom_dataset(folder / "data", subjects, seed=0, preset=preset, progress=False)
-    manifest = assign_subject_splits(
-        load_manifest(folder / "data" / "manifest.csv"),
-        fractions={"train": 0.6, "test": 0.4},
-        seed=0,
-        keep_existing=False,
-    )
-    preprocess_dataset(manifest, SPEC, folder / "cache", progress=False)
-    volumes = sorted(VolumeCache(folder / "cache").entries(SPEC.hash), key=lambda v: v.subject_id)
-    return (
-        [v for v in volumes if v.split == "train"],
-        [v for v in volumes if v.split == "test"],
-    )
+    return train_test_cache(folder, SPEC)
 
 
 def _measure(

@@ -303,19 +303,16 @@ def run_few_shot_segmentation(
     usable = usable_k_values(k_values, len(train_ids))
     subsets = {seed: few_shot_subsets(train_ids, usable, seed=seed) for seed in seeds}
     sizes = sorted(next(iter(subsets.values())))
-    jobs = [
-        _RunJob(
-            k=k,
-            seed=seed,
-            mode=mode,
-            subjects=tuple(subsets[seed][k]),
-            volumes=[v for v in train_volumes if v.subject_id in set(subsets[seed][k])],
-            keep_network=on_run is not None,
-        )
-        for k in sizes
-        for seed in seeds
-        for mode in modes
-    ]
+    jobs = []
+    for k in sizes:
+        for seed in seeds:
+            subjects = tuple(subsets[seed][k])
+            chosen = set(subjects)
+            volumes = [volume for volume in train_volumes if volume.subject_id in chosen]
+            jobs += [
+                _RunJob(k, seed, mode, subjects, volumes, keep_network=on_run is not None)
+                for mode in modes
+            ]
     common = _RunCommon(
         encoder=encoder,
         test_volumes=list(test_volumes),
