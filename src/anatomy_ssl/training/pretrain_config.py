@@ -38,7 +38,8 @@ class DataConfig:
         batch_size: samples per rank per step.
         workers: data-loading processes per rank.
         max_center_offset_fraction: how far two views of one sample may be apart (crop fraction).
-        augmentation: random flips, blur, gamma, intensity and noise (`AugmentationSpec`).
+        augmentation: random flips, blur, gamma, intensity and noise (`AugmentationSpec`);
+            the noise defaults to "auto", measured on the data (`augmentation_calibration`).
     """
 
     source: str = "phantom"
@@ -57,7 +58,9 @@ class DataConfig:
     batch_size: int = 8
     workers: int = 2
     max_center_offset_fraction: float = 0.5
-    augmentation: AugmentationSpec = field(default_factory=AugmentationSpec)
+    augmentation: AugmentationSpec = field(
+        default_factory=lambda: AugmentationSpec(noise_std_max=AUTO)
+    )
 
     def __post_init__(self) -> None:
         if self.crop_size_vox < 8 or self.batch_size < 2 or self.workers < 0:

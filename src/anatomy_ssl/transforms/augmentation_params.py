@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from anatomy_ssl.transforms.augmentation_spec import AugmentationSpec
+from anatomy_ssl.transforms.augmentation_spec import AUTO, AugmentationSpec
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,7 +63,15 @@ def sample_augmentation(
 
     Returns:
         AugmentationParams with `(B, S)` flips and `(B,)` arrays.
+
+    Raises:
+        ValueError: `spec.noise_std_max` is still "auto".
     """
+    if spec.noise_std_max == AUTO:
+        raise ValueError(
+            "noise_std_max='auto' must be resolved from the data before drawing views "
+            "(calibrated_augmentation)"
+        )
     flips = rng.random((batch_size, spatial_dims)) < spec.flip_probability
     scale = 1.0 + rng.uniform(-spec.intensity_scale, spec.intensity_scale, batch_size)
     shift = rng.uniform(-spec.intensity_shift, spec.intensity_shift, batch_size)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+AUTO: Literal["auto"] = "auto"
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,9 @@ class AugmentationSpec:
         gamma_range: `(low, high)`, 0 < low <= high: exponent drawn log-uniformly, applied to each
             channel of a crop after min-max normalizing it to [0, 1] (the range is restored).
         noise_std_max: additive Gaussian noise with a standard deviation drawn uniformly from
-            `[0, noise_std_max]`, intensity units.
+            `[0, noise_std_max]`, intensity units; "auto" is resolved from the data before
+            views are drawn (`training.augmentation_calibration`: at most the median difference
+            between adjacent body voxels, never above 0.03).
         blur_sigma_max_vox: Gaussian blur sigma, drawn uniformly from `[0, blur_sigma_max_vox]`
             voxels (the same along every axis) when a view is blurred.
         blur_probability: chance of blurring a view.
@@ -33,7 +38,7 @@ class AugmentationSpec:
     intensity_scale: float = 0.1
     intensity_shift: float = 0.1
     gamma_range: tuple[float, float] = (0.7, 1.5)
-    noise_std_max: float = 0.03
+    noise_std_max: float | Literal["auto"] = 0.03
     blur_sigma_max_vox: float = 1.0
     blur_probability: float = 0.3
 
@@ -46,9 +51,11 @@ class AugmentationSpec:
                 problems.append(f"{name} must be in [0, 1]")
         if not 0.0 <= self.intensity_scale < 1.0:
             problems.append("intensity_scale must be in [0, 1)")
-        for name in ("intensity_shift", "noise_std_max", "blur_sigma_max_vox"):
+        for name in ("intensity_shift", "blur_sigma_max_vox"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0")
+        if self.noise_std_max != AUTO and not self.noise_std_max >= 0:
+            problems.append("noise_std_max must be >= 0 or 'auto'")
         if len(self.gamma_range) != 2 or not 0 < self.gamma_range[0] <= self.gamma_range[1]:
             problems.append("gamma_range must be (low, high) with 0 < low <= high")
         if problems:
