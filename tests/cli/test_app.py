@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import nibabel as nib
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -172,6 +173,77 @@ def test_user_errors_exit_2_with_a_message_and_no_traceback(tmp_path):
         text=True,
     )
     assert bad_key.returncode == 2 and "unknown key(s) 'spacing'" in bad_key.stderr
+
+
+def _run_cli(*args):
+    """The installed entry point in a fresh process, as a user runs it."""
+    command = [sys.executable, "-m", "anatomy_ssl", *(str(arg) for arg in args)]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
+def _huge_header_nifti(path):
+    """A 384-byte NIfTI whose header claims 32767^3 float32 voxels (140 TB)."""
+    nib.save(nib.Nifti1Image(np.ones((2, 2, 2), np.float32), np.eye(4)), path)
+    raw = path.read_bytes()
+    header = nib.Nifti1Header(raw[:348], check=False)
+    header["dim"] = [3, 32767, 32767, 32767, 1, 1, 1, 1]
+    path.write_bytes(header.binaryblock + raw[348:])
+    return path
+
+
+def test_inspect_of_a_header_with_implausible_dimensions_is_a_one_line_error(tmp_path):
+    path = _huge_header_nifti(tmp_path / "huge.nii")
+    result = _run_cli("inspect", path)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {path}: implausible dimensions")
+    assert "32767 x 32767 x 32767 voxels of float32" in line
+
+
+def test_preprocess_rejects_a_header_with_implausible_dimensions_and_goes_on(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    _huge_header_nifti(images / "huge.nii")
+    good = np.random.default_rng(0).normal(size=(8, 9, 10)).astype(np.float32)
+    nib.save(nib.Nifti1Image(good, np.eye(4)), images / "good.nii.gz")
+    args = ["preprocess", str(tmp_path), "--out", str(tmp_path / "c"), "--intensity", "none"]
+    result = runner.invoke(app, [*args, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert len(VolumeCache(tmp_path / "c").entries()) == 1
+    (rejects,) = (tmp_path / "c").glob("*/rejected.csv")
+    assert "implausible dimensions" in rejects.read_text()
+    assert "MemoryError" not in rejects.read_text()
+
+
+def test_preprocess_spacing_that_is_not_a_number_is_a_one_line_error(tmp_path):
+    result = _run_cli("preprocess", tmp_path, "--out", tmp_path / "c", "--spacing", "abc")
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line == (
+        "error: --spacing must be a number or comma-separated numbers in mm "
+        "(e.g. 1.5 or 0.8,0.8,2.5), got 'abc'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "phrase"),
+    [
+        (["preprocess", "{tmp}", "--out", "{tmp}/c", "--spacing", "1.5,,2"], "got '1.5,,2'"),
+        (["preprocess", "{tmp}", "--out", "{tmp}/c", "--spacing", "1.5x1.5"], "--spacing must"),
+        (["inspect", "{tmp}/missing.nii", "--dims", "4"], "--dims must be 2 or 3, got 4"),
+    ],
+)
+def test_option_strings_that_do_not_parse_are_user_errors(tmp_path, args, phrase):
+    result = runner.invoke(app, [arg.format(tmp=tmp_path) for arg in args])
+    # main() turns an AnatomySSLError into one line on stderr and exit status 2
+    assert isinstance(result.exception, AnatomySSLError), result.output
+    assert phrase in str(result.exception)
+
+
+def test_embed_refuses_a_tile_of_zero_before_any_work(tmp_path):
+    folders = ["--encoder", str(tmp_path), "--data", str(tmp_path), "--out", str(tmp_path)]
+    result = runner.invoke(app, ["embed", *folders, "--tile", "0"])
+    assert result.exit_code == 2 and "--tile" in result.output
 
 
 def test_strict_turns_rejects_into_a_failure(tmp_path):
@@ -354,6 +426,7 @@ def test_pretrain_export_embed_on_a_cache(tiny_cache, tmp_path):
     [
         (["--method", "nope"], "method must be one of"),
         (["optim.lrr=1"], "unknown key"),
+        (["optim.lr=abc"], "optim.lr must be a number, got 'abc'"),
         (["--data", "/nowhere/at/all.csv"], "/nowhere/at/all.csv"),
     ],
 )

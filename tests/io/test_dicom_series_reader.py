@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -106,3 +107,39 @@ def test_single_file_series_is_a_thin_volume(tmp_path: Path, ct_small_path: Path
     shutil.copy(ct_small_path, tmp_path / "only.dcm")
     volume = read_dicom_series(tmp_path)
     assert volume.size_vox == (128, 128, 1)
+
+
+def test_no_series_names_the_dicom_files_that_cannot_be_read(
+    tmp_path: Path, ct_small_path: Path
+) -> None:
+    (tmp_path / "stray.dcm").write_bytes(b"not a DICOM file")
+    (tmp_path / "cut.dcm").write_bytes(ct_small_path.read_bytes()[:-5000])  # truncated
+    (tmp_path / "scan.nii.gz").write_bytes(b"")  # not DICOM: not named
+    with pytest.raises(InputError, match="no DICOM series found") as caught:
+        read_dicom_series(tmp_path)
+    assert caught.value.path == str(tmp_path)
+    assert caught.value.problem == (
+        "no DICOM series found: cut.dcm, stray.dcm cannot be read as DICOM image(s) "
+        "(corrupt, truncated, or not DICOM)"
+    )
+
+
+def test_a_slice_name_that_is_not_utf8_is_refused_naming_its_bytes(
+    tmp_path: Path, write_dicom_series: Callable
+) -> None:
+    slices = write_dicom_series(tmp_path, count=3)
+    latin1 = os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.dcm")
+    slices[1]["path"].rename(latin1)
+    with pytest.raises(InputError, match="not UTF-8") as caught:  # was a TypeError from ITK
+        read_dicom_series(tmp_path)
+    assert "b'caf\\xe9.dcm'" in caught.value.problem and caught.value.path == str(tmp_path)
+
+
+def test_a_folder_name_that_is_not_utf8_is_refused_before_gdcm_sees_it(
+    tmp_path: Path, write_dicom_series: Callable
+) -> None:
+    folder = Path(os.fsdecode(os.fsencode(tmp_path) + b"/s\xe9rie"))
+    write_dicom_series(folder, count=2)
+    with pytest.raises(InputError, match="folder name is not UTF-8") as caught:  # GDCM aborted
+        list_dicom_series(folder)
+    assert caught.value.path == repr(os.fsencode(folder))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -112,3 +113,33 @@ def test_metaimage_header_without_its_data_file(tmp_path: Path, write_itk: Calla
 def test_png_is_not_read_here(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a NRRD, MetaImage or DICOM"):
         read_sitk_image(tmp_path / "picture.png")
+
+
+def _metaimage_with_spacing(path: Path, spacing: str) -> Path:
+    """A (5, 4, 3) float32 MetaImage whose header says `ElementSpacing = spacing`."""
+    header = (
+        "ObjectType = Image\nNDims = 3\nDimSize = 5 4 3\nElementType = MET_FLOAT\n"
+        f"ElementSpacing = {spacing}\nElementByteOrderMSB = False\nElementDataFile = LOCAL\n"
+    )
+    path.write_bytes(header.encode() + np.arange(60, dtype="<f4").tobytes())
+    return path
+
+
+def test_zero_spacing_is_refused_naming_the_file_and_spacing(tmp_path: Path) -> None:
+    path = _metaimage_with_spacing(tmp_path / "zero.mha", "1 0 2")
+    with pytest.raises(InputError, match="zero voxel spacing") as caught:
+        read_sitk_image(path)
+    message = str(caught.value)
+    assert message.startswith(str(path)) and "(1.0, 0.0, 2.0)" in message
+
+
+def test_negative_spacing_reverses_the_axis_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _metaimage_with_spacing(tmp_path / "negative.mha", "1 -2 2")
+    with caplog.at_level(logging.WARNING):
+        volume = read_sitk_image(path)
+    assert volume.spacing_mm == (1.0, 2.0, 2.0)
+    np.testing.assert_allclose(volume.affine[:3, 1], [0.0, 2.0, 0.0])  # LPS -y is RAS +y
+    (warning,) = [r.getMessage() for r in caplog.records if r.name.startswith("anatomy_ssl")]
+    assert str(path) in warning and "negative voxel spacing" in warning

@@ -303,6 +303,16 @@ class TestLabels:
             read_label(path, image=image)
         assert str(path) in str(caught.value)
 
+    def test_negative_label_names_the_file_and_the_values(
+        self, tmp_path: Path, image: Volume, phantom_affine: np.ndarray, write_nib: Callable
+    ) -> None:
+        labels = np.zeros((6, 7, 8), np.int16)
+        labels[1:3, 1:3, 1:3] = -1  # an "ignore" marker is not a class index
+        path = write_nib(tmp_path / "ignore.nii.gz", labels, phantom_affine)
+        with pytest.raises(InputError, match=r"negative label values \(-1\) in 8 voxel") as caught:
+            read_label(path, image=image)
+        assert str(caught.value).startswith(str(path))
+
     def test_shape_mismatch(
         self, tmp_path: Path, image: Volume, phantom_affine: np.ndarray, write_nib: Callable
     ) -> None:

@@ -104,7 +104,8 @@ class TestLabel:
         assert validate_label(label, image=_image(), path=PATH).array.dtype == np.int16
 
     @pytest.mark.parametrize(
-        ("values", "dtype"), [((0.0, 3.0), np.uint8), ((-1.0, 2.0), np.int16), ((0, 7e4), np.int32)]
+        ("values", "dtype"),
+        [((0.0, 3.0), np.uint8), ((0.0, 300.0), np.int16), ((0, 7e4), np.int32)],
     )
     def test_integer_valued_floats_become_integers(self, values: tuple, dtype: type) -> None:
         array = np.full((1, 6, 7, 8), values[0], np.float32)
@@ -122,6 +123,15 @@ class TestLabel:
         array[0, :2, 0, 0] = 0.5
         message = self._refused(self._label(array), "non-integer label values in 2 voxel")
         assert "0.5" in message
+
+    @pytest.mark.parametrize("dtype", [np.int16, np.float32])
+    def test_negative_values_are_refused_with_the_values(self, dtype: type) -> None:
+        array = np.zeros((1, 6, 7, 8), dtype)
+        array[0, :3, 0, 0] = -1
+        array[0, 5, 5, 5] = -7
+        array[0, 4, 4, 4] = 2
+        message = self._refused(self._label(array), r"negative label values \(-7, -1\) in 4 voxel")
+        assert "class indices >= 0" in message
 
     def test_nan_is_not_an_integer(self) -> None:
         array = np.zeros((1, 6, 7, 8), np.float64)

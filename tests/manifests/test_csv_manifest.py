@@ -105,3 +105,30 @@ def test_unreadable_csv_is_an_input_error(tmp_path: Path, content: bytes, messag
 def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read"):
         manifest_from_csv(tmp_path / "nope.csv")
+
+
+def test_confined_csv_refuses_rows_that_leave_the_root_naming_line_and_path(
+    tmp_path: Path, write: Write
+) -> None:
+    root = tmp_path / "data"
+    secret = write(tmp_path / "secret" / "x.nii.gz", "")
+    (root / "images").mkdir(parents=True)
+    (root / "images" / "link.nii.gz").symlink_to(secret)
+    csv_path = write(
+        root / "lists" / "m.csv",
+        "image,label\n"
+        f"../images/a.nii.gz,{root / 'labels' / 'a.nii.gz'}\n"  # relative and absolute: inside
+        "../../../../../../../../etc/passwd,\n"  # line 3: `..` out of the root
+        "../images/link.nii.gz,\n"  # line 4: a symlink out of the root
+        f"../images/b.nii.gz,{tmp_path / 'b_seg.nii.gz'}\n",  # line 5: the label is outside
+    )
+    assert len(manifest_from_csv(csv_path)) == 4  # not confined: paths may point anywhere
+    with pytest.raises(ManifestError) as caught:
+        manifest_from_csv(csv_path, confine_to=root)
+    assert caught.value.problems == [
+        f"line 3: image /etc/passwd is outside the root {root}",
+        f"line 4: image {root / 'images' / 'link.nii.gz'} (-> {secret}) is outside the root {root}",
+        f"line 5: label {tmp_path / 'b_seg.nii.gz'} is outside the root {root}",
+    ]
+    with pytest.raises(InputError, match="root folder not found"):
+        manifest_from_csv(csv_path, confine_to=tmp_path / "missing")

@@ -84,3 +84,24 @@ def test_every_malformed_item_is_listed(tmp_path: Path, write: Write) -> None:
         "'validation' must be a list, got dict",
         "test[1]: label must be a non-empty string, got 3",
     ]
+
+
+def test_confined_datalist_refuses_items_outside_the_root(tmp_path: Path, write: Write) -> None:
+    root = tmp_path / "Task"
+    document = {"training": [{"image": "imagesTr/a.nii.gz"}], "test": ["../../b.nii.gz"]}
+    path = write(root / "dataset.json", json.dumps(document))
+    with pytest.raises(ManifestError) as caught:
+        manifest_from_decathlon_json(path, confine_to=root)
+    assert caught.value.problems == [
+        f"test[0]: image {tmp_path.parent / 'b.nii.gz'} is outside the root {root}"
+    ]
+    assert len(manifest_from_decathlon_json(path)) == 2
+
+
+def test_a_path_that_is_not_utf8_is_a_listed_problem(tmp_path: Path, write: Write) -> None:
+    path = write(tmp_path / "dataset.json", '{"training": ["caf\\udce9.nii.gz", "ok.nii.gz"]}')
+    with pytest.raises(ManifestError) as caught:
+        manifest_from_decathlon_json(path)
+    (problem,) = caught.value.problems
+    assert problem.startswith("training[0]: image path is not UTF-8: b'")
+    assert "caf\\xe9.nii.gz'" in problem

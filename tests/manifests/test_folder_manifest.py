@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from anatomy_ssl.errors import ConfigError, InputError, ManifestError
-from anatomy_ssl.manifests import Manifest, manifest_from_folder
+from anatomy_ssl.manifests import Manifest, manifest_from_csv, manifest_from_folder
 
 Touch = Callable[..., list[Path]]
 
@@ -177,3 +178,45 @@ def test_files_with_the_same_name_are_reported_as_duplicate_subjects(
         str(root / "p1" / "scan.nii.gz") in problem and str(root / "p2" / "scan.nii.gz") in problem
     )
     assert "subject_id column" in problem
+
+
+def test_a_stray_dicom_file_does_not_swallow_the_volumes_beside_it(
+    tmp_path: Path, touch: Touch
+) -> None:
+    touch("ct/case_1.nii.gz", "ct/case_2.nii.gz", "ct/stray.dcm")
+    manifest = manifest_from_folder(tmp_path)
+    assert _rows(manifest, tmp_path) == [
+        ("ct/case_1.nii.gz", None, "case_1"),
+        ("ct/case_2.nii.gz", None, "case_2"),
+        ("ct/stray.dcm", None, "stray"),
+    ]
+
+
+def test_a_name_that_is_not_utf8_is_a_reject_and_the_rest_is_written(
+    tmp_path: Path, touch: Touch
+) -> None:
+    root = tmp_path / "data"
+    touch("ok.nii.gz", root=root)
+    latin1 = Path(os.fsdecode(os.fsencode(root) + b"/caf\xe9.nii.gz"))  # b"caf\xe9": Latin-1
+    latin1.write_bytes(b"")
+    manifest = manifest_from_folder(root)
+    assert _rows(manifest, root) == [("ok.nii.gz", None, "ok")]
+    (reject,) = manifest.rejects
+    assert reject.startswith(f"{os.fsencode(latin1)!r}: name is not UTF-8")
+    written = manifest.to_csv(tmp_path / "manifest.csv")  # used to raise UnicodeEncodeError
+    assert manifest_from_csv(written).records == manifest.records
+    assert manifest.with_splits({"ok": "train"}).rejects == manifest.rejects
+
+
+def test_confine_to_refuses_a_symlink_that_leaves_the_root(tmp_path: Path, touch: Touch) -> None:
+    root = tmp_path / "data"
+    (outside,) = touch("secret/x.nii.gz")
+    touch("ct/a.nii.gz", root=root)
+    (root / "ct" / "b.nii.gz").symlink_to(outside)
+    assert [r.subject_id for r in manifest_from_folder(root)] == ["a", "b"]  # default: anywhere
+    assert len(manifest_from_folder(root, confine_to=tmp_path)) == 2  # the link stays inside
+    with pytest.raises(ManifestError) as caught:
+        manifest_from_folder(root, confine_to=root)
+    assert caught.value.problems == [
+        f"folder scan: image {root / 'ct' / 'b.nii.gz'} (-> {outside}) is outside the root {root}"
+    ]

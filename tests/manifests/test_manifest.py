@@ -67,3 +67,18 @@ def test_with_splits_rejects_unknown_subjects(manifest: Manifest) -> None:
 def test_records_must_be_manifest_records(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         Manifest("x", [tmp_path / "a.nii.gz"])  # type: ignore[list-item]
+
+
+def test_rejects_travel_with_the_manifest_and_explain_an_empty_one(
+    make_record: MakeRecord,
+) -> None:
+    rejects = ["b'/d/caf\\xe9.nii.gz': name is not UTF-8"]
+    manifest = Manifest("d", [make_record("a.nii.gz", subject="a")], rejects)
+    assert manifest.with_splits({"a": "train"}).rejects == tuple(rejects)
+    assert manifest.by_split(None).rejects == tuple(rejects)
+    assert repr(manifest) == "Manifest(source='d', 1 records, 1 rejected)"
+    assert manifest.problems(check_files=False) == []
+    empty = Manifest("d", [], rejects)
+    with pytest.raises(ManifestError) as caught:
+        empty.validate()
+    assert caught.value.problems == ["manifest has no records", *rejects]

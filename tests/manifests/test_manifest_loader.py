@@ -45,3 +45,23 @@ def test_unsupported_or_missing_sources(tmp_path: Path, touch: Touch, write: Wri
     csv_path = write(tmp_path / "m.csv", "image\na.nii.gz\n")
     with pytest.raises(ConfigError, match="label_set"):
         load_manifest(csv_path, label_set="level0")
+
+
+def test_confine_to_reaches_every_source(tmp_path: Path, touch: Touch, write: Write) -> None:
+    root = tmp_path / "root"
+    (outside,) = touch("outside.nii.gz")
+    touch("imgs/a.nii.gz", root=root)
+    csv_path = write(root / "m.csv", "image\nimgs/a.nii.gz\n../outside.nii.gz\n")
+    json_path = write(root / "d.json", json.dumps({"test": ["imgs/a.nii.gz", str(outside)]}))
+    (root / "imgs" / "b.nii.gz").symlink_to(outside)
+    for source, where in [(csv_path, "line 3"), (json_path, "test[1]")]:
+        assert len(load_manifest(source)) == 2  # not confined: as before
+        with pytest.raises(ManifestError) as caught:
+            load_manifest(source, confine_to=root)
+        assert caught.value.problems == [f"{where}: image {outside} is outside the root {root}"]
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(root / "imgs", confine_to=root)
+    link = root / "imgs" / "b.nii.gz"
+    assert caught.value.problems == [
+        f"folder scan: image {link} (-> {outside}) is outside the root {root}"
+    ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,14 @@ def test_metadata_is_a_private_copy_and_records_are_hashable(tmp_path: Path) -> 
     assert len({record, same}) == 1
     with pytest.raises(AttributeError):
         record.split = "val"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("field", ["image", "label"])
+def test_paths_that_are_not_utf8_are_refused_by_their_bytes(tmp_path: Path, field: str) -> None:
+    latin1 = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.nii.gz"))
+    kwargs = {"image": tmp_path / "scan.nii.gz", "label": None, "subject_id": "s"}
+    kwargs[field] = latin1
+    with pytest.raises(ValueError, match="not UTF-8") as caught:
+        ManifestRecord(**kwargs)  # type: ignore[arg-type]
+    assert repr(os.fsencode(latin1)) in str(caught.value)  # printable: b'.../caf\xe9.nii.gz'
+    assert str(caught.value).isascii()  # prints on any terminal

@@ -1,16 +1,18 @@
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from anatomy_ssl.io import Volume, read_volume, write_nifti
-from anatomy_ssl.manifests import Manifest, ManifestRecord
+from anatomy_ssl.manifests import Manifest, ManifestRecord, manifest_from_folder
 from anatomy_ssl.phantoms import make_ct_like_volume
 from anatomy_ssl.preprocess import (
     AxisReorientation,
@@ -206,3 +208,95 @@ def test_two_dimensional_radiographs_are_cached_as_2d(tmp_path):
     batch = entry.crops(np.array([[0, 0], [10, 8]]), (8, 8))
     assert batch.image.shape == (2, 1, 8, 8)
     assert batch.image.max() <= 1.0 and batch.image[1, 0, 7, 3] == batch.image.min()  # padding
+
+
+def test_a_stray_dicom_file_among_nifti_files_is_rejected_alone(tmp_path):
+    folder = tmp_path / "ct"
+    for index in range(2):
+        generated = make_ct_like_volume((24, 22, 20), (2.0, 2.0, 2.5), seed=index)
+        write_nifti(Volume(generated.hu[None], generated.affine), folder / f"case_{index}.nii.gz")
+    (folder / "stray.dcm").write_bytes(b"half a DICOM file")
+    summary = preprocess_dataset(
+        manifest_from_folder(folder), SPEC, tmp_path / "cache", progress=False
+    )
+    assert (summary.written, summary.rejected) == (2, 1)  # was 0 written: one "series" rejected
+    ((path, reason),) = summary.rejects
+    assert path == str(folder / "stray.dcm") and reason.startswith(f"{folder / 'stray.dcm'}: ")
+    assert [e.subject_id for e in VolumeCache(tmp_path / "cache").entries()] == [
+        "case_0",
+        "case_1",
+    ]
+
+
+def _twin(record, folder, subject, split):
+    """A copy of `record`'s image and label under `folder`: same bytes, another row."""
+    folder.mkdir(parents=True, exist_ok=True)
+    image, label = folder / record.image.name, folder / f"seg_{record.label.name}"
+    shutil.copyfile(record.image, image)
+    shutil.copyfile(record.label, label)
+    return ManifestRecord(image, label, subject, split, {})
+
+
+def _entry_rows(cache):
+    return sorted(
+        (e.subject_id, e.split, Path(e.meta["source_image"]).parent.name)
+        for e in VolumeCache(cache).entries()
+    )
+
+
+def test_byte_identical_images_of_two_subjects_get_an_entry_each(dataset, tmp_path):
+    manifest, cache = dataset
+    twin = _twin(manifest[0], tmp_path / "copies", "twin", "test")
+    both = Manifest("test", [*manifest, twin])
+    summary = preprocess_dataset(both, SPEC, cache, progress=False)
+    assert (summary.written, summary.rejected) == (4, 2)
+    expected = [
+        ("case_0", "train", "images"),
+        ("case_1", "train", "images"),
+        ("case_2", "train", "images"),
+        ("twin", "test", "copies"),  # was merged into case_0's entry: one subject vanished
+    ]
+    assert _entry_rows(cache) == expected
+    again = preprocess_dataset(both, SPEC, cache, progress=False)  # resume
+    assert (again.written, again.skipped, again.rejected) == (0, 4, 2)
+    assert _entry_rows(cache) == expected  # nothing lost, nothing duplicated
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_row_repeating_another_rows_bytes_for_one_subject_is_rejected_naming_both(
+    dataset, tmp_path, workers
+):
+    manifest, cache = dataset
+    first = manifest[0]
+    copy = _twin(first, tmp_path / "copies", first.subject_id, first.split)
+    both = Manifest("test", [*manifest, copy])
+    pair = {str(first.image), str(copy.image)}
+    owners = []
+    for written in (3, 0):  # the first run (two workers: the rows race) and a rerun
+        summary = preprocess_dataset(both, SPEC, cache, workers=workers, progress=False)
+        assert (summary.written, summary.rejected) == (written, 3)
+        ((duplicate, reason),) = [(p, r) for p, r in summary.rejects if p in pair]
+        (kept,) = pair - {duplicate}
+        assert reason.startswith(f"{duplicate}: same image and label bytes as {kept} ")
+        assert "'case_0'" in reason and "duplicate row" in reason
+        (entry,) = [e for e in VolumeCache(cache).entries() if e.subject_id == "case_0"]
+        assert entry.meta["source_image"] == kept  # the cached row's entry, untouched
+        owners.append(kept)
+    assert owners[0] == owners[1]  # a rerun does not flip the entry to the other row
+
+
+def test_a_moved_source_is_adopted_by_its_row_without_recomputing(dataset, tmp_path):
+    manifest, cache = dataset
+    preprocess_dataset(manifest, SPEC, cache, progress=False)
+    image_files = {p: p.stat().st_mtime_ns for p in cache.rglob("image.npy")}
+    moved_image = tmp_path / "moved" / "case_1.nii.gz"
+    moved_image.parent.mkdir()
+    manifest[1].image.rename(moved_image)
+    moved = Manifest(
+        "test", [replace(r, image=moved_image) if r.subject_id == "case_1" else r for r in manifest]
+    )
+    summary = preprocess_dataset(moved, SPEC, cache, progress=False)
+    assert (summary.written, summary.skipped) == (0, 3)
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("image.npy")} == image_files
+    (entry,) = [e for e in VolumeCache(cache).entries() if e.subject_id == "case_1"]
+    assert entry.meta["source_image"] == str(moved_image)

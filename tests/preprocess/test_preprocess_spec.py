@@ -43,6 +43,11 @@ def test_unknown_key_is_an_error_with_suggestion():
         ({"ct_window_hu": [100, -100]}, "low < high"),
         ({"mri_percentiles": [50, 120]}, "mri_percentiles"),
         ({"spatial_dims": 4}, "spatial_dims must be 2 or 3"),
+        ({"spatial_dims": "abc"}, "spatial_dims must be 2 or 3, got 'abc'"),
+        ({"ct_window_hu": [1, "abc"]}, r"ct_window_hu must be a list of numbers, got \[1, 'abc'\]"),
+        ({"ct_window_hu": "abc"}, "ct_window_hu must be a list of numbers"),
+        ({"target_spacing_mm": "abc"}, "target_spacing_mm must be a list of numbers"),
+        ({"mri_percentiles": [1, None]}, "mri_percentiles must be a list of numbers"),
     ],
 )
 def test_bad_values_are_config_errors(values, phrase):

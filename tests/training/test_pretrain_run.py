@@ -1,6 +1,9 @@
 """Smoke runs of every method, resume semantics and the run folder."""
 
+import csv
+import io
 import json
+import logging
 import math
 import os
 import signal
@@ -97,12 +100,49 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_overrides, tmp_p
         assert torch.equal(value, resumed_state[key]), key
 
 
-def test_a_resumed_run_keeps_the_earlier_metrics_under_their_last_step(tiny_overrides, tmp_path):
+def test_a_resumed_run_continues_its_metrics_csv_without_a_deletion_warning(
+    tiny_overrides, tmp_path, recwarn
+):
     run = tmp_path / "run"
     pretrain(resolve_pretrain_config(tiny_overrides("simclr", steps=2)), run, progress=False)
     pretrain(resolve_pretrain_config(), run, resume=True, max_steps=4, progress=False)
-    pieces = sorted(p.name for p in (run / "logs" / "csv").glob("metrics*.csv"))
-    assert pieces == ["metrics-until-step-1.csv", "metrics.csv"]  # steps 0-1, then 2-3
+    assert not [w for w in recwarn if "Previous log files" in str(w.message)]
+    csv_dir = run / "logs" / "csv"
+    assert [p.name for p in csv_dir.iterdir()] == ["metrics.csv"]
+    with (csv_dir / "metrics.csv").open(newline="") as handle:
+        assert [int(row["step"]) for row in csv.DictReader(handle)] == [0, 1, 2, 3]
+
+
+def test_saving_and_resuming_a_run_logs_no_weights_only_message(
+    tiny_overrides, tmp_path, caplog, recwarn
+):
+    caplog.set_level(logging.INFO)
+    run = tmp_path / "run"
+    pretrain(resolve_pretrain_config(tiny_overrides("simclr", steps=2)), run, progress=False)
+    resumed = pretrain(resolve_pretrain_config(), run, resume=True, max_steps=3, progress=False)
+    assert resumed.trained_steps == 1  # saved, restored, saved again
+    assert "Restored all states" in caplog.text  # Lightning's records do reach caplog
+    assert "weights_only" not in caplog.text
+    assert not [w for w in recwarn if "weights_only" in str(w.message)]
+
+
+def test_each_lightning_log_line_is_printed_once(tiny_overrides, tmp_path, monkeypatch):
+    console = io.StringIO()
+    # the application's handler (as the CLI's basicConfig) and any console handler Lightning
+    # added to its own loggers all print to this one console
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler):
+                monkeypatch.setattr(handler, "stream", console)
+    application = logging.StreamHandler(console)
+    logging.getLogger().addHandler(application)
+    try:
+        config = resolve_pretrain_config(tiny_overrides("simclr", steps=1))
+        pretrain(config, tmp_path / "run", progress=False)
+    finally:
+        logging.getLogger().removeHandler(application)
+    assert console.getvalue().count("GPU available") == 1
+    assert console.getvalue().count("`Trainer.fit` stopped") == 1
 
 
 def test_a_finished_run_extends_to_more_steps_and_its_summary_stays_true(tiny_overrides, tmp_path):
@@ -125,6 +165,26 @@ def test_resuming_a_finished_run_trains_nothing_and_keeps_its_summary(tiny_overr
     assert result.trained_steps == 0
     assert result.summary["steps"] == 2 and math.isfinite(result.summary["final_loss"])
     assert json.loads((run / "summary.json").read_text()) == before
+
+
+@pytest.mark.parametrize(
+    "lose_summary",
+    [
+        lambda path: path.unlink(),  # killed after its last checkpoint, before the summary
+        lambda path: path.write_text('{"final_loss": NaN}'),  # as earlier versions left it
+    ],
+    ids=["missing", "nan"],
+)
+def test_a_finished_run_reinvoked_reports_its_true_final_loss_without_a_summary(
+    tiny_overrides, tmp_path, lose_summary
+):
+    run = tmp_path / "run"
+    config = resolve_pretrain_config(tiny_overrides("simclr", steps=2))
+    finished = pretrain(config, run, progress=False)
+    lose_summary(run / "summary.json")
+    again = pretrain(config, run, resume=True, progress=False)
+    assert again.trained_steps == 0 and again.summary["steps"] == 2
+    assert again.summary["final_loss"] == finished.summary["final_loss"]
 
 
 def test_a_run_cannot_be_shortened_below_the_step_it_reached(tiny_overrides, tmp_path):

@@ -12,7 +12,7 @@ def embed(
     data: Path = typer.Option(..., "--data", help="A manifest (CSV / JSON / folder) or a cache."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     split: str = typer.Option("all", help="Only this split ('all' embeds every volume)."),
-    tile: int = typer.Option(64, help="Tile side in voxels for whole-volume inference."),
+    tile: int = typer.Option(64, min=1, help="Tile side in voxels for whole-volume inference."),
     batch_size: int = typer.Option(4, min=1, help="Tiles per forward pass."),
     dense: bool = typer.Option(False, "--dense", help="Also write dense feature maps."),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Preprocessing processes."),

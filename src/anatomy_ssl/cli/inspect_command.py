@@ -8,6 +8,7 @@ import numpy as np
 import typer
 from nibabel.orientations import aff2axcodes
 
+from anatomy_ssl.errors import ConfigError
 from anatomy_ssl.io import read_volume
 from anatomy_ssl.preprocess import VolumeCache
 
@@ -31,6 +32,8 @@ def inspect(
     series_uid: str | None = typer.Option(None, help="DICOM series to read, if several."),
 ) -> None:
     """Print shape, spacing, orientation and intensity range of a volume (or a cache summary)."""
+    if dims not in (2, 3):
+        raise ConfigError(f"--dims must be 2 or 3, got {dims}")
     cache = VolumeCache(path)
     if path.is_dir() and cache.spec_hashes():
         _describe_cache(cache)

@@ -17,7 +17,12 @@ def _fractions(text: str) -> dict[str, float]:
         name, sep, value = part.partition("=")
         if not sep:
             raise ConfigError(f"--split must look like train=0.8,val=0.1,test=0.1, got {text!r}")
-        fractions[name.strip()] = float(value)
+        try:
+            fractions[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(
+                f"--split: {value!r} is not a number (expected e.g. train=0.8,val=0.1,test=0.1)"
+            ) from None
     return fractions
 
 
@@ -31,11 +36,19 @@ def manifest(
         "train=0.8,val=0.1,test=0.1", help="Subject-level split fractions for unsplit subjects."
     ),
     seed: int = typer.Option(0, help="Seed of the subject shuffle."),
+    root: Path | None = typer.Option(
+        None,
+        "--root",
+        help="Confine the manifest: every image and label must resolve (symlinks followed) "
+        "inside this folder; rows outside it are refused. Default: paths may point anywhere.",
+    ),
 ) -> None:
     """Collect volumes into a validated manifest CSV with subject-level splits."""
     options: dict[str, Any] = {"labels_dir": labels, "label_set": label_set, "spatial_dims": dims}
     folder_options = {k: v for k, v in options.items() if v is not None} if source.is_dir() else {}
-    loaded = load_manifest(source, **folder_options)
+    loaded = load_manifest(source, confine_to=root, **folder_options)
+    for reject in loaded.rejects:
+        typer.echo(f"  rejected {reject}", err=True)
     split_manifest = assign_subject_splits(loaded, fractions=_fractions(split), seed=seed)
     written = split_manifest.to_csv(out)
     counts = ", ".join(f"{name}: {n}" for name, n in split_counts(split_manifest).items())
@@ -44,3 +57,5 @@ def manifest(
         f"{len(split_manifest)} volumes ({labelled} with labels) of "
         f"{len(split_manifest.subjects())} subjects -> {written}\nsubjects per split: {counts}"
     )
+    if loaded.rejects:
+        typer.echo(f"{len(loaded.rejects)} rejected, not in the manifest (see above)", err=True)

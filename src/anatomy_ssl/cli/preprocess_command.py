@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from anatomy_ssl.cli.config_overrides import parse_overrides
+from anatomy_ssl.errors import ConfigError
 from anatomy_ssl.manifests import load_manifest
 from anatomy_ssl.preprocess import PreprocessSpec, Shard, preprocess_dataset
 
@@ -21,9 +22,16 @@ def build_spec(config: Path | None, flags: dict[str, Any], overrides: list[str])
 
 
 def _spacing(text: str | None) -> list[float] | float | None:
+    """`--spacing`: one number (isotropic) or comma-separated numbers, in mm."""
     if text is None:
         return None
-    parts = [float(p) for p in text.split(",")]
+    try:
+        parts = [float(p) for p in text.split(",")]
+    except ValueError:
+        raise ConfigError(
+            f"--spacing must be a number or comma-separated numbers in mm (e.g. 1.5 or "
+            f"0.8,0.8,2.5), got {text!r}"
+        ) from None
     return parts[0] if len(parts) == 1 else parts
 
 
@@ -51,6 +59,12 @@ def preprocess(
     shard: str = typer.Option(
         "0/1", help="Process shard i of N (0-based), e.g. $SLURM_ARRAY_TASK_ID/8."
     ),
+    root: Path | None = typer.Option(
+        None,
+        "--root",
+        help="Confine the manifest: every image and label must resolve (symlinks followed) "
+        "inside this folder; rows outside it are refused. Default: paths may point anywhere.",
+    ),
     strict: bool = typer.Option(False, help="Exit non-zero if any volume was rejected."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     overrides: list[str] = typer.Argument(
@@ -77,8 +91,12 @@ def preprocess(
             "label_set": label_set,
             "spatial_dims": spec.spatial_dims,
         }
-    manifest = load_manifest(data, **{k: v for k, v in folder_options.items() if v is not None})
+    manifest = load_manifest(
+        data, confine_to=root, **{k: v for k, v in folder_options.items() if v is not None}
+    )
     typer.echo(f"{len(manifest)} volumes in {data}; spec {spec.hash}")
+    for reject in manifest.rejects:
+        typer.echo(f"  rejected {reject}", err=True)
     summary = preprocess_dataset(
         manifest, spec, out, workers=workers, shard=Shard.parse(shard), progress=progress
     )
@@ -88,5 +106,7 @@ def preprocess(
     if summary.rejected:
         rejects_file = Path(summary.spec_folder) / f"rejected{Shard.parse(shard).suffix}.csv"
         typer.echo(f"{summary.rejected} rejected: see {rejects_file}", err=True)
-    if strict and summary.rejected:
+    if manifest.rejects:
+        typer.echo(f"{len(manifest.rejects)} rejected while scanning {data}: see above", err=True)
+    if strict and (summary.rejected or manifest.rejects):
         raise typer.Exit(1)

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from anatomy_ssl import __version__
-from anatomy_ssl.errors import InputError
+from anatomy_ssl.errors import ConfigError, InputError
+from anatomy_ssl.models import list_encoders
+from anatomy_ssl.preprocess import PreprocessSpec
 
 CARD_FILE = "card.json"
 WEIGHTS_FILE = "encoder.safetensors"
@@ -65,14 +67,49 @@ def make_card(
 
 
 def read_card(folder: Path) -> dict[str, Any]:
-    """Read and check `<folder>/card.json`."""
+    """Read and check `<folder>/card.json`, so a bad card fails here rather than mid-run.
+
+    Raises:
+        InputError: naming the card: missing or not JSON, an unsupported format, an encoder
+            section without a registered architecture `name`, or a `preprocess` section that
+            is not a valid PreprocessSpec (unknown keys, bad values; None is allowed).
+    """
     path = folder / CARD_FILE
     if not path.is_file():
         raise InputError(path, "not an exported encoder (card.json missing)")
     try:
-        card: dict[str, Any] = json.loads(path.read_text())
+        card = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise InputError(path, f"not valid JSON: {error}") from error
+    if not isinstance(card, dict):
+        raise InputError(path, f"a card must be a JSON object, got {type(card).__name__}")
     if card.get("format_version") != CARD_FORMAT_VERSION or "encoder" not in card:
         raise InputError(path, f"unsupported card format {card.get('format_version')!r}")
+    _check_encoder_section(card["encoder"], path)
+    if card.get("preprocess") is not None:
+        _check_preprocess_section(card["preprocess"], path)
     return card
+
+
+def _check_encoder_section(encoder: Any, path: Path) -> None:
+    """Refuse an `encoder` section that does not name a registered architecture."""
+    if not isinstance(encoder, dict):
+        raise InputError(path, f"encoder section must be a JSON object, got {encoder!r}")
+    name = encoder.get("name")
+    if name not in list_encoders():
+        raise InputError(
+            path,
+            f"unknown architecture {name!r} in encoder.name; known: {', '.join(list_encoders())}",
+        )
+
+
+def _check_preprocess_section(preprocess: Any, path: Path) -> None:
+    """Refuse a `preprocess` section that is not a valid PreprocessSpec."""
+    if not isinstance(preprocess, dict):
+        raise InputError(path, f"preprocess section must be a JSON object, got {preprocess!r}")
+    try:
+        PreprocessSpec.from_dict(preprocess, source="preprocess section")
+    except ConfigError as error:  # unknown keys, out-of-range values
+        raise InputError(path, str(error)) from None
+    except (TypeError, ValueError) as error:  # values of the wrong type, e.g. a word for a number
+        raise InputError(path, f"preprocess section: {error}") from None

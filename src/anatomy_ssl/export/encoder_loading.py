@@ -7,8 +7,8 @@ from pathlib import Path
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from anatomy_ssl.errors import InputError
-from anatomy_ssl.export.encoder_card import WEIGHTS_FILE, read_card
+from anatomy_ssl.errors import ConfigError, InputError
+from anatomy_ssl.export.encoder_card import CARD_FILE, WEIGHTS_FILE, read_card
 from anatomy_ssl.models import Encoder, create_encoder, load_encoder_state
 
 
@@ -20,7 +20,10 @@ def load_encoder(folder: str | Path, *, device: str = "cpu") -> Encoder:
     """
     folder = Path(folder)
     card = read_card(folder)
-    encoder = create_encoder(**card["encoder"])
+    try:
+        encoder = create_encoder(**card["encoder"])
+    except ConfigError as error:  # arguments the architecture does not take
+        raise InputError(folder / CARD_FILE, f"encoder section: {error}") from None
     weights_path = folder / WEIGHTS_FILE
     if not weights_path.is_file():
         raise InputError(weights_path, "encoder weights missing")

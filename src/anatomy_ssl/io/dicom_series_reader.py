@@ -12,8 +12,12 @@ from pydicom.errors import InvalidDicomError
 
 from anatomy_ssl.errors import InputError
 from anatomy_ssl.io.dicom_slice_order import order_dicom_slices
+from anatomy_ssl.io.file_formats import is_dicom_file, is_utf8_path, printable_path
 from anatomy_ssl.io.itk_conversion import itk_error_reason, volume_from_itk
 from anatomy_ssl.io.volume import Volume
+
+#: How many unreadable files an error message names before summarising the rest.
+_MAX_LISTED = 5
 
 
 @dataclass(frozen=True)
@@ -50,11 +54,14 @@ def list_dicom_series(folder: str | Path) -> list[DicomSeriesInfo]:
         One DicomSeriesInfo per SeriesInstanceUID; empty if the folder holds no DICOM series.
 
     Raises:
-        InputError: the folder does not exist.
+        InputError: the folder does not exist, or its path is not UTF-8 (see `is_utf8_path`).
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(folder, "folder not found")
+        raise InputError(printable_path(folder), "folder not found")
+    if not is_utf8_path(folder):  # GDCM aborts the process on such a path
+        problem = "folder name is not UTF-8, so SimpleITK cannot open it; rename it"
+        raise InputError(printable_path(folder), problem)
     series = []
     for uid in sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder)):
         files = tuple(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), uid))
@@ -81,14 +88,15 @@ def read_dicom_series(folder: str | Path, *, series_uid: str | None = None) -> V
         `original_dtype`.
 
     Raises:
-        InputError: no series; several series and no `series_uid` (the message lists them);
-            an unknown `series_uid` (lists the valid ones); missing slices, duplicate
-            positions or non-uniform spacing; unreadable pixel data.
+        InputError: no series (the message names the DICOM files that cannot be read); several
+            series and no `series_uid` (the message lists them); an unknown `series_uid` (lists
+            the valid ones); a file name that is not UTF-8 (named by its bytes' repr); missing
+            slices, duplicate positions or non-uniform spacing; unreadable pixel data.
     """
     folder = Path(folder)
     series = list_dicom_series(folder)
     if not series:
-        raise InputError(folder, "no DICOM series found")
+        raise InputError(folder, f"no DICOM series found{_unreadable_files_note(folder)}")
     listing = "\n  ".join(info.summary() for info in series)
     if series_uid is None:
         if len(series) > 1:
@@ -104,6 +112,13 @@ def read_dicom_series(folder: str | Path, *, series_uid: str | None = None) -> V
                 folder, f"no DICOM series with uid {series_uid!r}; the folder holds:\n  {listing}"
             )
         chosen = matches[0]
+    non_utf8 = [printable_path(Path(file).name) for file in chosen.files if not is_utf8_path(file)]
+    if non_utf8:
+        raise InputError(
+            folder,
+            f"DICOM file name(s) not UTF-8, so SimpleITK cannot open them: {_listing(non_utf8)}; "
+            "rename them",
+        )
     files = order_dicom_slices(chosen.files, folder=folder)
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(files)
@@ -124,6 +139,22 @@ def read_dicom_series(folder: str | Path, *, series_uid: str | None = None) -> V
         return volume_from_itk(image, source=str(folder), metadata=metadata)
     except ValueError as error:
         raise InputError(folder, str(error)) from error
+
+
+def _unreadable_files_note(folder: Path) -> str:
+    """Why a folder holds no series: its DICOM files (if any) cannot be read as DICOM images."""
+    names = sorted(printable_path(child.name) for child in folder.iterdir() if is_dicom_file(child))
+    if not names:
+        return " (the folder holds no DICOM files)"
+    return (
+        f": {_listing(names)} cannot be read as DICOM image(s) (corrupt, truncated, or not DICOM)"
+    )
+
+
+def _listing(names: list[str]) -> str:
+    """The first `_MAX_LISTED` names, comma separated, then how many more."""
+    more = len(names) - _MAX_LISTED
+    return ", ".join(names[:_MAX_LISTED]) + (f" and {more} more" if more > 0 else "")
 
 
 def _tag(file: str, keyword: str) -> str:

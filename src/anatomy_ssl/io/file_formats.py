@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import Enum
 from pathlib import Path
 
@@ -52,6 +53,25 @@ def strip_suffix(path: str | Path) -> str:
     name = Path(path).name
     suffix = full_suffix(name)
     return name[: len(name) - len(suffix)] if suffix else name
+
+
+def is_utf8_path(path: str | Path) -> bool:
+    """False if the path holds bytes that are not UTF-8, else True.
+
+    On Linux a name is just bytes: one written on a Latin-1 system (`b"caf\\xe9.nii.gz"`) reaches
+    Python as `"caf\\udce9.nii.gz"` (a surrogate escape). SimpleITK cannot open such a path (it
+    raises, or aborts the process) and a UTF-8 manifest cannot name it, so such files are refused.
+    """
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable_path(path: str | Path) -> str:
+    """`path` for messages: as it is when UTF-8, else its bytes' repr (`b'/d/caf\\xe9.nii'`)."""
+    return str(path) if is_utf8_path(path) else repr(os.fsencode(path))
 
 
 def has_dicom_magic(path: str | Path) -> bool:

@@ -12,6 +12,7 @@ from nibabel.filebasedimages import ImageFileError
 from nibabel.spatialimages import HeaderDataError
 
 from anatomy_ssl.errors import InputError
+from anatomy_ssl.io.nifti_header_checks import check_data_size, check_header_spacing
 from anatomy_ssl.io.volume import Volume
 
 #: Everything nibabel, gzip and zlib raise on damaged files.
@@ -41,14 +42,18 @@ def read_nifti(path: str | Path, *, channel: Channel = None) -> Volume:
         Metadata: `format`, `original_dtype`, `scaled`, `num_volumes`.
 
     Raises:
-        InputError: corrupt or truncated file, unsupported voxel type or dimensionality, or a
-            4D file without a usable `channel`.
+        InputError: corrupt or truncated file, a zero voxel spacing (pixdim) in the header,
+            dimensions implying more voxel bytes than the file holds, unsupported voxel type or
+            dimensionality, or a 4D file without a usable `channel`. A negative pixdim is read
+            as its absolute value, with a logged warning.
     """
     path = Path(path)
     image = _load(path)
     dims = tuple(int(n) for n in image.header["dim"][1 : int(image.header["dim"][0]) + 1])
     if 0 in dims:  # nibabel would silently cut the shape at the first 0
         raise InputError(path, f"zero-size axis: the header's dimensions are {dims}")
+    check_header_spacing(path, image)
+    check_data_size(path, image)
     try:
         data = np.asanyarray(image.dataobj)  # (X, Y[, Z[, T, ...]]), scaled if the header says
     except _CORRUPT_ERRORS as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from anatomy_ssl.errors import InputError
 from anatomy_ssl.io.file_formats import FileFormat, detect_format
 from anatomy_ssl.io.itk_conversion import itk_error_reason, volume_from_itk
 from anatomy_ssl.io.volume import Volume
+
+log = logging.getLogger(__name__)
 
 #: The ITK reader forced for each format, so a file that is not what its suffix says fails
 #: loudly instead of being decoded by whichever reader happens to accept it.
@@ -49,8 +52,10 @@ def read_sitk_image(path: str | Path) -> Volume:
         `original_dtype`, and for DICOM `modality`, `series_uid`, `series_description`.
 
     Raises:
-        InputError: the format is not one of these, or the file is corrupt, truncated, not the
-            format its name says, or neither 2D nor 3D.
+        InputError: the format is not one of these, the header gives a zero voxel spacing, or
+            the file is corrupt, truncated, not the format its name says, or neither 2D nor 3D.
+            A negative spacing is read as a reversed axis (ITK's reading), with a logged
+            warning.
     """
     path = Path(path)
     file_format = detect_format(path)
@@ -60,6 +65,8 @@ def read_sitk_image(path: str | Path) -> Volume:
     reader.SetFileName(str(path))
     reader.SetImageIO(_IMAGE_IO[file_format])
     try:
+        reader.ReadImageInformation()
+        _check_spacing(path, reader.GetSpacing())
         image = reader.Execute()
     except RuntimeError as error:
         name = _FORMAT_NAMES[file_format]
@@ -77,3 +84,21 @@ def read_sitk_image(path: str | Path) -> Volume:
         return volume_from_itk(image, source=str(path), metadata=metadata)
     except ValueError as error:
         raise InputError(path, str(error)) from error
+
+
+def _check_spacing(path: Path, spacing: tuple[float, ...]) -> None:
+    """Refuse a zero voxel spacing (mm, ITK index order); warn about a negative one."""
+    if any(size == 0 for size in spacing):
+        raise InputError(
+            path,
+            f"zero voxel spacing in the header: spacing {spacing} mm; every axis needs a "
+            "positive voxel size",
+        )
+    if any(size < 0 for size in spacing):
+        log.warning(
+            "%s: negative voxel spacing in the header (%s mm); read as %s mm with the axis "
+            "direction reversed",
+            path,
+            spacing,
+            tuple(abs(size) for size in spacing),
+        )

@@ -68,9 +68,9 @@ def read_label(path: str | Path, *, image: Volume, series_uid: str | None = None
         int64); the affine matches the image's within tolerance (`validate_label`).
 
     Raises:
-        InputError: a missing, unsupported or corrupt file, several channels, non-integer
-            values, or a shape or affine that differs from the image's. (A constant label map,
-            e.g. all background, is fine.)
+        InputError: a missing, unsupported or corrupt file, several channels, non-integer or
+            negative values, or a shape or affine that differs from the image's. (A constant
+            label map, e.g. all background, is fine.)
     """
     path = Path(path)
     label = _read_any(

@@ -25,6 +25,9 @@ LABEL_DIRECTION_TOLERANCE = 1e-4
 
 _INTEGER_LABEL_DTYPES = (np.uint8, np.int16, np.int32, np.int64)
 
+#: How many distinct offending label values an error message lists.
+_SHOWN_LABEL_VALUES = 5
+
 
 def validate_image(volume: Volume, *, path: str | Path, spatial_dims: int) -> None:
     """Refuse images that cannot be used, naming the file and the problem.
@@ -122,9 +125,10 @@ def validate_label(label: Volume, *, image: Volume, path: str | Path) -> Volume:
         integer-valued floats become the smallest of uint8, int16, int32, int64 that holds them.
 
     Raises:
-        InputError: several channels; non-integer (or NaN) values; a spatial shape or affine
-            that differs from the image's (affines within `LABEL_POSITION_TOLERANCE` x the
-            image's smallest spacing and `LABEL_DIRECTION_TOLERANCE` match).
+        InputError: several channels; non-integer (or NaN) or negative values (with the
+            values); a spatial shape or affine that differs from the image's (affines within
+            `LABEL_POSITION_TOLERANCE` x the image's smallest spacing and
+            `LABEL_DIRECTION_TOLERANCE` match).
     """
     if label.num_channels != 1:
         raise InputError(path, f"a label map must have one channel; got {label.num_channels}")
@@ -135,6 +139,7 @@ def validate_label(label: Volume, *, image: Volume, path: str | Path) -> Volume:
             f"{image.size_vox}",
         )
     label = label.with_array(_integer_labels(label.array, path))
+    _check_no_negative_labels(label.array, path)
     _check_same_geometry(label.affine, image.affine, path)
     return label
 
@@ -162,6 +167,22 @@ def _integer_labels(array: np.ndarray, path: str | Path) -> np.ndarray:
         if info.min <= low and high <= info.max:
             return array.astype(dtype)
     raise InputError(path, f"label values {low}..{high} do not fit a 64-bit integer")
+
+
+def _check_no_negative_labels(array: np.ndarray, path: str | Path) -> None:
+    """Refuse negative class indices in an integer label array (e.g. -1 "ignore" markers)."""
+    if np.issubdtype(array.dtype, np.unsignedinteger) or array.size == 0 or array.min() >= 0:
+        return
+    negative = array < 0
+    values = np.unique(array[negative]).tolist()
+    shown = ", ".join(str(value) for value in values[:_SHOWN_LABEL_VALUES])
+    if len(values) > _SHOWN_LABEL_VALUES:
+        shown += ", ..."
+    raise InputError(
+        path,
+        f"negative label values ({shown}) in {int(np.count_nonzero(negative))} voxel(s); a "
+        "label map must hold class indices >= 0 (0 = background)",
+    )
 
 
 def _check_same_geometry(

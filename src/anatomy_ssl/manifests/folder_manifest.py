@@ -11,6 +11,7 @@ from anatomy_ssl.manifests.image_folder_scan import entry_stem, scan_image_entri
 from anatomy_ssl.manifests.manifest import Manifest
 from anatomy_ssl.manifests.manifest_paths import absolute_path
 from anatomy_ssl.manifests.manifest_record import ManifestRecord
+from anatomy_ssl.manifests.manifest_root import confinement_root, paths_outside_root
 
 DEFAULT_PATTERN = "**/*"
 
@@ -25,12 +26,16 @@ def manifest_from_folder(
     labels_dir: str | Path | None = None,
     label_set: str | None = None,
     spatial_dims: int = 3,
+    confine_to: str | Path | None = None,
 ) -> Manifest:
     """Scan `root` recursively for images (no pixels are read) and match their label maps.
 
     Every file whose `detect_format` is not None is an image; in 3D (`spatial_dims=3`) a folder
-    that directly contains DICOM files is one image (a series) and its files are not listed; in 2D
-    every DICOM file is its own image (one radiograph per file). Hidden paths (".*") are skipped.
+    whose DICOM files form a series (at least two, or one that is the folder's only image) is one
+    image and its DICOM files are not listed, while other volume files beside them are images of
+    their own (see `scan_image_entries`); in 2D every DICOM file is its own image (one radiograph
+    per file). Hidden paths (".*") are skipped. Images whose path is not UTF-8 are not records:
+    they are the manifest's `rejects`, one line each naming the file.
     Wrong dimensionality is not checked here (no pixels are read); the reader rejects it later.
     The subject id is the file name without suffix (`case_01.nii.gz` -> `case_01`), or the folder
     name of a DICOM series; all records have `split=None`.
@@ -57,17 +62,21 @@ def manifest_from_folder(
         label_set: name of the label-set subfolder of the labels folder to use.
         spatial_dims: 3 for volumes (DICOM folders are series), 2 for radiographs (DICOM files
             are images).
+        confine_to: a folder every image and label must resolve inside (symlinks followed);
+            None (default) allows any path.
 
     Returns:
         The manifest, records sorted by image path.
 
     Raises:
-        InputError: `root`, `labels_dir` or the chosen label set is not a folder.
+        InputError: `root`, `labels_dir`, the chosen label set or `confine_to` is not a folder.
         ConfigError: `spatial_dims` is not 2 or 3, or `label_set` is given with no labels folder.
-        ManifestError: label maps with no image (orphans), several label maps for one image, or
-            several files with the same name (same subject id), all listed with their paths.
+        ManifestError: label maps with no image (orphans), several label maps for one image,
+            several files with the same name (same subject id), or (with `confine_to`) paths
+            that resolve outside it, all listed with their paths.
     """
     root = absolute_path(root)
+    allowed_root = None if confine_to is None else confinement_root(confine_to)
     if not root.is_dir():
         raise InputError(root, "not a folder (expected a folder of images)")
     if spatial_dims not in (2, 3):
@@ -77,18 +86,21 @@ def manifest_from_folder(
     scan_root = root / "images" if phantom_layout else root
     labels_root = _labels_folder(root, labels_dir, label_set, phantom_layout=phantom_layout)
     group_series = spatial_dims == 3
-    images = scan_image_entries(
+    image_scan = scan_image_entries(
         scan_root, pattern, group_dicom_series=group_series, exclude=labels_root
     )
+    rejects = list(image_scan.rejects)
     labels: dict[_MatchKey, list[Path]] = defaultdict(list)
     if labels_root is not None:
-        for label in scan_image_entries(labels_root, group_dicom_series=group_series):
+        label_scan = scan_image_entries(labels_root, group_dicom_series=group_series)
+        rejects.extend(label_scan.rejects)
+        for label in label_scan.entries:
             labels[_match_key(label, labels_root)].append(label)
 
     problems: list[str] = []
     matched: set[_MatchKey] = set()
     records = []
-    for image in images:
+    for image in image_scan.entries:
         key = _match_key(image, scan_root)
         candidates = labels.get(key, [])
         matched.add(key)
@@ -101,9 +113,12 @@ def manifest_from_folder(
         if key not in matched and not _image_exists(scan_root / key[0], key[1]):
             problems.extend(f"label map without an image: {orphan}" for orphan in orphans)
     problems.extend(_duplicate_subject_problems(records))
+    if allowed_root is not None:
+        for record in records:
+            problems.extend(paths_outside_root(record, allowed_root, "folder scan"))
     if problems:
         raise ManifestError(root, problems)
-    return Manifest(root, records)
+    return Manifest(root, records, rejects)
 
 
 def _duplicate_subject_problems(records: list[ManifestRecord]) -> list[str]:

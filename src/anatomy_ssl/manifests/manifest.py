@@ -20,21 +20,32 @@ class Manifest:
         source: where the manifest came from (a file or folder path), used in error messages.
         records: the records, in a deterministic order (readers keep the file's order, the folder
             scan sorts by path).
+        rejects: images the source holds that could not become records, one printable line each
+            naming the file and why (a folder scan refuses names that are not UTF-8); jobs
+            report them and go on with the records.
     """
 
     source: str
     records: tuple[ManifestRecord, ...]
+    rejects: tuple[str, ...]
 
-    def __init__(self, source: str | Path, records: Iterable[ManifestRecord]) -> None:
+    def __init__(
+        self,
+        source: str | Path,
+        records: Iterable[ManifestRecord],
+        rejects: Iterable[str] = (),
+    ) -> None:
         records = tuple(records)
         for record in records:
             if not isinstance(record, ManifestRecord):
                 raise TypeError(f"manifest records must be ManifestRecord, got {type(record)}")
         object.__setattr__(self, "source", str(source))
         object.__setattr__(self, "records", records)
+        object.__setattr__(self, "rejects", tuple(rejects))
 
     def __repr__(self) -> str:
-        return f"Manifest(source={self.source!r}, {len(self.records)} records)"
+        rejected = f", {len(self.rejects)} rejected" if self.rejects else ""
+        return f"Manifest(source={self.source!r}, {len(self.records)} records{rejected})"
 
     def __len__(self) -> int:
         return len(self.records)
@@ -46,15 +57,17 @@ class Manifest:
         return self.records[index]
 
     def problems(self, check_files: bool = True) -> list[str]:
-        """Every consistency problem, one line each, without raising (see `validate`)."""
-        return find_manifest_problems(self.records, check_files=check_files)
+        """Every consistency problem, one line each, without raising (see `validate`); with no
+        records, the rejects follow, since they say where the images went."""
+        problems = find_manifest_problems(self.records, check_files=check_files)
+        return problems if self.records else problems + list(self.rejects)
 
     def validate(self, check_files: bool = True) -> None:
         """Raise if the manifest is inconsistent, listing every problem found at once.
 
-        Problems: no records; (with `check_files`) missing image or label files; a label that is
-        its own image; an image listed twice (for one subject or several); a subject with records
-        in two different splits.
+        Problems: no records (followed by the rejects, if any); (with `check_files`) missing image
+        or label files; a label that is its own image; an image listed twice (for one subject or
+        several); a subject with records in two different splits.
 
         Args:
             check_files: also check that every image and label path exists (one `stat` each).
@@ -72,7 +85,7 @@ class Manifest:
 
     def by_split(self, name: str | None) -> Manifest:
         """The records whose split is `name` (None: the records with no split), order kept."""
-        return Manifest(self.source, (r for r in self.records if r.split == name))
+        return Manifest(self.source, (r for r in self.records if r.split == name), self.rejects)
 
     def with_splits(self, subject_splits: Mapping[str, str | None]) -> Manifest:
         """A copy where every record of each subject in `subject_splits` gets that split.
@@ -98,7 +111,7 @@ class Manifest:
             else record
             for record in self.records
         )
-        return Manifest(self.source, records)
+        return Manifest(self.source, records, self.rejects)
 
     def to_csv(self, path: str | Path) -> Path:
         """Write the manifest as a CSV that `manifest_from_csv` reads back to equal records.

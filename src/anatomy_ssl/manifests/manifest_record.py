@@ -6,13 +6,18 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from anatomy_ssl.io.file_formats import is_utf8_path, printable_path
+
 #: Column names with a fixed meaning in manifest CSVs; metadata keys may not reuse them.
 RESERVED_COLUMNS: tuple[str, ...] = ("image", "label", "subject_id", "split")
 
 
 def _normalized_absolute(path: str | Path, role: str) -> Path:
-    """`path` with `.` / `..` collapsed (lexically, symlinks untouched); it must be absolute."""
+    """`path` with `.` / `..` collapsed (lexically, symlinks untouched); it must be absolute and
+    UTF-8 (see `is_utf8_path`)."""
     path = Path(path)
+    if not is_utf8_path(path):
+        raise ValueError(f"{role} path is not UTF-8: {printable_path(path)}; rename the file")
     if not path.is_absolute():
         raise ValueError(f"{role} path must be absolute, got {str(path)!r}")
     return Path(os.path.normpath(path))
@@ -32,7 +37,8 @@ class ManifestRecord:
             Keys may not be one of `RESERVED_COLUMNS`.
 
     Paths are normalized lexically (`a/./b/../c` -> `a/c`) on construction, so equal files
-    compare equal; relative paths are a `ValueError` (readers resolve them first).
+    compare equal; relative paths are a `ValueError` (readers resolve them first), and so are
+    paths that are not UTF-8 (SimpleITK cannot open them, no manifest CSV can hold them).
     """
 
     image: Path

@@ -130,6 +130,34 @@ def _write_rejects(path: Path, rejects: list[tuple[str, str]]) -> None:
     temporary.replace(path)
 
 
+def _claim_existing_entry(
+    outcome: RecordOutcome,
+    record: ManifestRecord,
+    prints: dict[str, Any],
+    entry_folder: Path,
+    manifest_images: set[str],
+) -> RecordOutcome:
+    """Whose is the entry a worker found with `record`'s key (same spec, bytes and subject)?
+
+    It is `record`'s when its sidecar names `record`'s image, or an image no row of the manifest
+    lists any more (a source moved or renamed): the sidecar is then brought up to date. When
+    another row lists it, `record` repeats that row's bytes for the same subject, and it is
+    rejected naming both rows instead of silently merging into the other row's entry.
+    """
+    owner = read_meta(entry_folder).get("source_image")
+    if owner != outcome.image and owner in manifest_images:
+        return RecordOutcome(
+            outcome.image,
+            "rejected",
+            reason=f"{outcome.image}: same image and label bytes as {owner} for the same subject "
+            f"{record.subject_id!r}: a duplicate row (cached once, as {owner}); remove one of "
+            "the rows or give each its own subject_id",
+            seconds=outcome.seconds,
+        )
+    refresh_record_fields(entry_folder, record, prints)
+    return outcome
+
+
 def _run_outcomes(
     records: list[ManifestRecord], spec: PreprocessSpec, cache_root: str, workers: int
 ) -> Iterator[RecordOutcome]:
@@ -174,9 +202,12 @@ def preprocess_dataset(
 ) -> PreprocessSummary:
     """Preprocess every record of this shard into `cache_root`; resumable and idempotent.
 
-    Records whose entry exists (same spec, same source bytes) are skipped; a changed spec writes
-    new entries in its own folder. Bad volumes are rejected (see `rejected.csv`) and the run goes
-    on. Records are ordered by image path before sharding, so every shard sees the same order.
+    Records whose entry exists (same spec, same source bytes, same subject) are skipped, their
+    entry's sidecar updated to the manifest's subject, split and metadata; a changed spec writes
+    new entries in its own folder. Byte-identical images of two subjects get an entry each; a
+    row repeating another row's bytes for the same subject is rejected as a duplicate naming
+    both. Bad volumes are rejected (see `rejected.csv`) and the run goes on. Records are
+    ordered by image path before sharding, so every shard sees the same order.
 
     Args:
         manifest: the records to preprocess.
@@ -196,25 +227,24 @@ def preprocess_dataset(
     removed = remove_stale_staging(cache.staging_root)
     if removed:
         logger.info("removed %d unfinished entries left by an interrupted run", removed)
-    records = shard.select(sorted(manifest, key=lambda r: (str(r.image), str(r.label))))
+    ordered = sorted(manifest, key=lambda r: (str(r.image), str(r.label)))
+    manifest_images = {str(record.image) for record in ordered}
+    records = shard.select(ordered)
     summary = PreprocessSummary(
         spec.hash, str(spec_folder), f"{shard.index}/{shard.count}", total=len(records)
     )
     existing = _existing_entries(cache, spec.hash)
-    todo = []
+    prints_of = {str(record.image): _safe_fingerprints(record) for record in records}
+    todo: dict[str, ManifestRecord] = {}
     for record in records:
-        found = existing.get(
-            _lookup_key(
-                str(record.image),
-                None if record.label is None else str(record.label),
-                _safe_fingerprints(record),
-            )
-        )
+        prints = prints_of[str(record.image)]
+        label = None if record.label is None else str(record.label)
+        found = existing.get(_lookup_key(str(record.image), label, prints))
         if found is not None:
-            refresh_record_fields(found, record)
+            refresh_record_fields(found, record, prints)
             summary.add(RecordOutcome(str(record.image), "skipped", found.name))
         else:
-            todo.append(record)
+            todo[str(record.image)] = record
     with tqdm(
         total=len(records),
         initial=summary.skipped,
@@ -222,7 +252,15 @@ def preprocess_dataset(
         unit="vol",
         disable=not progress,
     ) as bar:
-        for outcome in _run_outcomes(todo, spec, str(cache.root), workers):
+        for outcome in _run_outcomes(list(todo.values()), spec, str(cache.root), workers):
+            if outcome.status == "skipped" and outcome.key is not None:
+                outcome = _claim_existing_entry(
+                    outcome,
+                    todo[outcome.image],
+                    prints_of[outcome.image],
+                    cache.entries_folder(spec.hash) / outcome.key,
+                    manifest_images,
+                )
             summary.add(outcome)
             if outcome.status == "rejected":
                 logger.warning("rejected %s", outcome.reason)

@@ -148,13 +148,18 @@ class PreprocessSpec:
                 f"valid keys: {', '.join(sorted(known))}"
             )
         values = dict(values)
-        dims = int(values.get("spatial_dims", 3))
+        try:
+            dims = int(values.get("spatial_dims", 3))
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{source}: spatial_dims must be 2 or 3, got {values['spatial_dims']!r}"
+            ) from None
         spacing = values.get("target_spacing_mm")
-        if isinstance(spacing, int | float):
+        if isinstance(spacing, int | float) and not isinstance(spacing, bool):
             values["target_spacing_mm"] = (float(spacing),) * dims
         for name in ("target_spacing_mm", "ct_window_hu", "mri_percentiles"):
-            if isinstance(values.get(name), list):
-                values[name] = tuple(float(v) for v in values[name])
+            if name in values and values[name] is not None:
+                values[name] = _numbers(values[name], f"{source}: {name}")
         try:
             return cls(**values)
         except (TypeError, ValueError) as error:
@@ -175,3 +180,13 @@ class PreprocessSpec:
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: a preprocess spec must be a mapping of field: value")
         return cls.from_dict(values, source=str(path))
+
+
+def _numbers(value: Any, what: str) -> tuple[float, ...]:
+    """A YAML / JSON list (or tuple) of numbers as floats; anything else is a ConfigError."""
+    if not isinstance(value, list | tuple):
+        raise ConfigError(f"{what} must be a list of numbers, got {value!r}")
+    try:
+        return tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} must be a list of numbers, got {value!r}") from None

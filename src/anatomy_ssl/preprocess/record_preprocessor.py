@@ -36,7 +36,9 @@ class RecordOutcome:
 
     Attributes:
         image: source image path.
-        status: "written" (new entry), "skipped" (entry already there), or "rejected".
+        status: "written" (new entry), "skipped" (an entry with this key is there already:
+            whose it is, this record's or a duplicate row's, `preprocess_dataset` decides), or
+            "rejected".
         key: cache entry key (None when rejected).
         reason: why it was rejected (None otherwise).
         seconds: wall time spent on it.
@@ -68,10 +70,24 @@ def fingerprints(record: ManifestRecord) -> dict[str, Any]:
     }
 
 
-def refresh_record_fields(entry_folder: Path, record: ManifestRecord) -> None:
-    """Rewrite an existing entry's subject/split/metadata if the manifest changed them."""
+def refresh_record_fields(
+    entry_folder: Path, record: ManifestRecord, prints: dict[str, Any]
+) -> None:
+    """Make an existing entry `record`'s: rewrite its sidecar's subject, split, metadata, source
+    paths and source fingerprints where they differ (a changed manifest, or a moved source).
+
+    Args:
+        entry_folder: the entry (same spec, source bytes and subject as `record`).
+        record: the manifest row it now belongs to.
+        prints: `fingerprints(record)`.
+    """
     meta = read_meta(entry_folder)
-    fields = record_fields(record)
+    fields = {
+        **record_fields(record),
+        "source_image": str(record.image),
+        "source_label": None if record.label is None else str(record.label),
+        "source_fingerprints": prints,
+    }
     if any(meta.get(name) != value for name, value in fields.items()):
         write_json_atomically(entry_folder / META_FILE, {**meta, **fields})
 
@@ -81,7 +97,9 @@ def preprocess_record(
 ) -> RecordOutcome:
     """Read, preprocess and cache one record; never raises for bad input.
 
-    Input errors become a "rejected" outcome carrying the message (which names the file).
+    An entry with the record's key that exists already is left untouched ("skipped"): the
+    caller decides whose it is. Input errors become a "rejected" outcome carrying the message
+    (which names the file).
     Unexpected errors are rejected too, with their type and last traceback line, so one bad
     volume cannot stop a batch.
     """
@@ -91,12 +109,11 @@ def preprocess_record(
         cache = VolumeCache(cache_root)
         image_sha = source_hash(record.image)
         label_sha = None if record.label is None else source_hash(record.label)
-        key = entry_key(spec.hash, image_sha, label_sha)
+        key = entry_key(spec.hash, image_sha, label_sha, record.subject_id)
         folder = cache.entries_folder(spec.hash) / key
         prints = fingerprints(record)
         size = prints["image"][0] + (prints["label"][0] if prints["label"] else 0)
         if (folder / META_FILE).is_file():
-            refresh_record_fields(folder, record)
             return RecordOutcome(
                 image_path, "skipped", key, seconds=time.perf_counter() - started, source_bytes=size
             )

@@ -5,7 +5,7 @@ Layout::
     <root>/
       <spec_hash>/                 one folder per PreprocessSpec (a changed spec -> new folder)
         spec.json                  the spec's fields
-        entries/<key>/             key = hash(spec, source image bytes, source label bytes)
+        entries/<key>/             key = hash(spec, source image and label bytes, subject id)
           image.npy label.npy meta.json
         rejected.csv               path,reason of inputs that could not be used (per shard)
         summary.json               counts and timings of the last run (per shard)
@@ -29,9 +29,14 @@ ENTRIES_FOLDER = "entries"
 STAGING_FOLDER = ".staging"
 
 
-def entry_key(spec_hash: str, image_sha256: str, label_sha256: str | None) -> str:
-    """Content address of an entry: the spec plus the bytes of its sources (24 hex chars)."""
-    material = f"{spec_hash}:{image_sha256}:{label_sha256 or '-'}"
+def entry_key(spec_hash: str, image_sha256: str, label_sha256: str | None, subject_id: str) -> str:
+    """Address of an entry (24 hex chars): the spec, the bytes of its sources and its subject.
+
+    The subject keeps byte-identical images of two subjects apart (an entry each, so neither
+    vanishes from its split); subject, split and metadata are otherwise sidecar facts that a
+    re-run rewrites in place (see `preprocess_dataset`).
+    """
+    material = json.dumps([spec_hash, image_sha256, label_sha256, subject_id])
     return hashlib.sha256(material.encode()).hexdigest()[:24]
 
 

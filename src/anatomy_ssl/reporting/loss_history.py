@@ -1,11 +1,11 @@
 """Read a pretraining run's training loss from its CSV logs, resumed pieces joined.
 
-A run folder holds `logs/csv/metrics.csv` (Lightning's CSV logger) and `summary.json` (with the
-`method`). A resumed run first renames the previous log to `metrics-until-step-<k>.csv`, so one
-run's history can lie in several files, and a resumed piece repeats the steps between the last
-checkpoint and the interruption. Pieces are read oldest first (ordered by their first step,
-`metrics.csv` last) and a later piece's value of a step replaces an earlier one.
-"""
+A run folder holds `logs/csv/metrics.csv` (one row per logged step of the whole run; a resumed
+run appends to it) and `summary.json` (with the `method`). Runs made by earlier versions renamed
+the previous log to `metrics-until-step-<k>.csv` on resume, so their history can lie in several
+files, and a resumed piece repeats the steps between the last checkpoint and the interruption.
+Pieces are read oldest first (ordered by their first step, `metrics.csv` last) and a later
+piece's value of a step replaces an earlier one."""
 
 from __future__ import annotations
 

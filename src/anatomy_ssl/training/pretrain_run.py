@@ -6,17 +6,17 @@ Run folder layout::
     <run>/data.json           the cache entries and PreprocessSpec used
     <run>/checkpoints/        step-<k>.ckpt (newest few) and last.ckpt
     <run>/logs/tensorboard/   TensorBoard events
-    <run>/logs/csv/           metrics.csv (a resumed run first renames the previous one to
-                              metrics-until-step-<k>.csv)
+    <run>/logs/csv/           metrics.csv: one row per logged step, the whole run (a resumed
+                              run appends, replacing the rows of the steps it trains again)
     <run>/summary.json        steps, wall time, samples/s, data-wait fraction, final loss
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import logging
+import math
 import os
 import time
 import warnings
@@ -29,17 +29,20 @@ from typing import Any
 import lightning as L
 import torch
 import yaml
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.loggers import TensorBoardLogger
 
 from anatomy_ssl.configs import config_from_dict
 from anatomy_ssl.errors import ConfigError
 from anatomy_ssl.methods import create_method
 from anatomy_ssl.models import create_encoder
 from anatomy_ssl.training.atomic_checkpoint_io import AtomicCheckpointIO
+from anatomy_ssl.training.augmentation_calibration import with_calibrated_augmentation
+from anatomy_ssl.training.lightning_console_logging import print_lightning_logs_once
+from anatomy_ssl.training.metrics_csv_logger import MetricsCsvLogger
 from anatomy_ssl.training.pretrain_config import PretrainConfig, save_pretrain_config
 from anatomy_ssl.training.pretraining_data import prepare_pretraining_data
 from anatomy_ssl.training.pretraining_data_module import PretrainingDataModule
-from anatomy_ssl.training.step_checkpoint import LAST_CHECKPOINT, StepCheckpoint
+from anatomy_ssl.training.step_checkpoint import LAST_CHECKPOINT, StepCheckpoint, read_progress
 from anatomy_ssl.training.step_progress import StepProgress
 
 CONFIG_FILE = "config.yaml"
@@ -100,7 +103,8 @@ def pretrain(
     """
     run_dir = Path(run_dir)
     last = run_dir / CHECKPOINTS / LAST_CHECKPOINT
-    start_step = _checkpoint_step(last)
+    reached = read_progress(last)
+    start_step = reached.step if reached is not None else None
     if resume and (run_dir / CONFIG_FILE).is_file():
         config = _extended(load_run_config(run_dir), max_steps, run_dir, start_step or 0)
     elif start_step is not None and not resume:
@@ -108,25 +112,28 @@ def pretrain(
             f"{run_dir} already holds a run with checkpoints; pass --resume to continue it or "
             "choose another --out"
         )
-    if start_step is not None and start_step >= config.optim.max_steps:
+    if reached is not None and reached.step >= config.optim.max_steps:
         log.info(
             "%s: already at step %d of %d; nothing to train",
             run_dir,
-            start_step,
+            reached.step,
             config.optim.max_steps,
         )
         kept = {
             "method": config.method,
             "encoder": config.encoder.name,
             "wall_s": 0.0,
-            "final_loss": float("nan"),
             **_read_summary(run_dir),
-            "steps": start_step,
+            "steps": reached.step,
         }
+        if not math.isfinite(kept.get("final_loss", math.nan)):
+            # no summary.json (killed after the last checkpoint) or an earlier version's NaN
+            kept["final_loss"] = reached.loss
         return PretrainResult(run_dir=run_dir, checkpoint=last, summary=kept, trained_steps=0)
     run_dir.mkdir(parents=True, exist_ok=True)
-    save_pretrain_config(config, run_dir / CONFIG_FILE)
     data = prepare_pretraining_data(config.data, run_dir, seed=config.seed, progress=progress)
+    config = with_calibrated_augmentation(config, data)
+    save_pretrain_config(config, run_dir / CONFIG_FILE)
 
     L.seed_everything(config.seed, workers=False, verbose=False)
     encoder = create_encoder(
@@ -143,7 +150,7 @@ def pretrain(
     precision = trainer_config.precision
     if precision == "auto":
         precision = "bf16-mixed" if gpu else "32-true"
-    _keep_previous_metrics(run_dir / "logs" / "csv")
+    print_lightning_logs_once()
     # batch callbacks fire per micro-batch, so a batch is data.batch_size samples (per rank)
     steps_progress = StepProgress(samples_per_batch=config.data.batch_size, enabled=progress)
     trainer = L.Trainer(
@@ -159,7 +166,7 @@ def pretrain(
         log_every_n_steps=trainer_config.log_every_steps,
         logger=[
             TensorBoardLogger(run_dir / "logs", name="tensorboard", version=""),
-            CSVLogger(run_dir / "logs", name="csv", version=""),
+            MetricsCsvLogger(run_dir / "logs" / "csv", start_step=start_step or 0),
         ],
         callbacks=[
             StepCheckpoint(
@@ -213,14 +220,6 @@ def pretrain(
     )
 
 
-def _checkpoint_step(checkpoint: Path) -> int | None:
-    """The optimizer step a checkpoint was written at, or None without one."""
-    if not checkpoint.is_file():
-        return None
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
-    return int(state["global_step"])
-
-
 def _extended(
     config: PretrainConfig, max_steps: int | None, run_dir: Path, reached: int
 ) -> PretrainConfig:
@@ -269,12 +268,3 @@ def _cpu_threads_beside_loaders(gpu: bool, workers: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def _keep_previous_metrics(folder: Path) -> None:
-    """Lightning's CSV logger deletes an existing metrics.csv; keep a resumed run's history."""
-    metrics = folder / "metrics.csv"
-    if metrics.is_file():
-        with metrics.open(newline="") as handle:
-            steps = [int(row["step"]) for row in csv.DictReader(handle) if row.get("step")]
-        metrics.replace(folder / f"metrics-until-step-{max(steps, default=0)}.csv")
