@@ -42,6 +42,14 @@ def test_full_report_writes_markdown_html_and_every_plot(tmp_path, benchmark_dir
     # eden is best and significantly better than scratch and mae on per-volume few-shot Dice
     eden_row = next(line for line in markdown.splitlines() if line.startswith("| eden |"))
     assert "**" in eden_row and "▲△" in eden_row
+    # what every table shares is said once, before the tables; each table gets its verdict
+    assert markdown.count("Mean ± half-width") == 1
+    assert markdown.index("How to read the tables") < markdown.index("### Few-shot segmentation")
+    assert "> Verdict: fine-tune k=1 Dice: the best pretrained encoder, eden, is significantly" in (
+        markdown
+    )
+    # 120 logged steps: every panel has its moving average, and the caption says so
+    assert "solid: moving average)" in markdown
 
     html = paths.html.read_text()
     # ":" is not a base64 character, so no URL can hide in the embedded images either
@@ -52,6 +60,7 @@ def test_full_report_writes_markdown_html_and_every_plot(tmp_path, benchmark_dir
     assert len(sources) == len(paths.plots)
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert "<style>" in html
+    assert html.count("Mean ± half-width") == 1 and "Verdict: " in html
 
 
 def test_plots_without_inputs_are_skipped(tmp_path):

@@ -63,9 +63,17 @@ def render_html(content: ReportContent) -> str:
     if content.command:
         parts.append(f"<p>Produced by:</p><pre>{escape(content.command)}</pre>")
     parts.append(_contents(content))
+    if content.shared_legend:
+        parts.append(
+            '<div class="legend"><p><strong>How to read the tables.</strong></p>'
+            + "".join(f"<p>{escape(line)}</p>" for line in content.shared_legend)
+            + "</div>"
+        )
     for dataset in content.datasets:
         parts.append(f'<h2 id="{_anchor(dataset)}">Dataset: {escape(dataset)}</h2>')
-        parts += [_section(s) for s in content.sections if s.dataset == dataset]
+        parts += [
+            _section(s, content.section_notes(s)) for s in content.sections if s.dataset == dataset
+        ]
     if content.loss_figure is not None:
         parts += ['<h2 id="pretraining">Pretraining</h2>', _figure(content.loss_figure)]
     parts += ["</body>", "</html>"]
@@ -126,13 +134,11 @@ def _contents(content: ReportContent) -> str:
     return "<nav><ul>" + "".join(items) + "</ul></nav>"
 
 
-def _section(section: ProtocolSection) -> str:
+def _section(section: ProtocolSection, notes: list[str]) -> str:
     parts = [
         f'<h3 id="{_anchor(section.dataset, section.protocol)}">{escape(section.title)}</h3>',
         render_table(section.table),
-        '<div class="legend">'
-        + "".join(f"<p>{escape(line)}</p>" for line in section.table.legend())
-        + "</div>",
+        '<div class="legend">' + "".join(f"<p>{escape(line)}</p>" for line in notes) + "</div>",
     ]
     parts += [_figure(f) for f in section.figures]
     if section.overlays:

@@ -77,3 +77,17 @@ def plot_loss_curves(
         axis.set_visible(False)
     figure.suptitle(title)
     return save_png(figure, path)
+
+
+def loss_caption(histories: Sequence[LossHistory]) -> str:
+    """The caption of `plot_loss_curves(histories, ...)`, naming only the lines it draws."""
+    smoothed = sum(history.loss.size >= SMOOTH_FROM for history in histories)
+    text = "Training loss against optimizer step, one panel per run"
+    if smoothed == 0:
+        return text + "."
+    if smoothed == len(histories):
+        return text + " (faint: as logged; solid: moving average)."
+    return (
+        text + f" (faint: as logged; solid: moving average, drawn for runs with "
+        f"{SMOOTH_FROM} or more logged values)."
+    )

@@ -26,11 +26,16 @@ def render_markdown(content: ReportContent, report_dir: Path) -> str:
     lines = [f"# {md_escape(content.title)}", "", _overview(content), ""]
     if content.command:
         lines += ["Produced by:", "", "```", content.command, "```", ""]
+    if content.shared_legend:
+        lines += ["**How to read the tables.**", ""]
+        for line in content.shared_legend:
+            lines += [f"> {md_escape(line)}", ">"]
+        lines[-1] = ""
     for dataset in content.datasets:
         lines += [f"## Dataset: {md_escape(dataset)}", ""]
         for section in content.sections:
             if section.dataset == dataset:
-                lines += _section(section, report_dir)
+                lines += _section(section, content.section_notes(section), report_dir)
     if content.loss_figure is not None:
         lines += ["## Pretraining", "", *_figure(content.loss_figure, report_dir)]
     return "\n".join(lines).rstrip() + "\n"
@@ -69,9 +74,9 @@ def _overview(content: ReportContent) -> str:
     )
 
 
-def _section(section: ProtocolSection, report_dir: Path) -> list[str]:
+def _section(section: ProtocolSection, notes: list[str], report_dir: Path) -> list[str]:
     lines = [f"### {md_escape(section.title)}", "", *render_table(section.table), ""]
-    for line in section.table.legend():
+    for line in notes:
         lines += [f"> {md_escape(line)}", ">"]
     lines[-1] = ""
     for figure in section.figures:

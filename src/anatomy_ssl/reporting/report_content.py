@@ -7,9 +7,11 @@ render the same content, so both reports always agree.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from anatomy_ssl.reporting.pretraining_verdict import pretraining_verdicts
 from anatomy_ssl.reporting.summary_table import SummaryTable
 
 
@@ -65,6 +67,7 @@ class ReportContent:
         methods: method names in report order.
         sections: one per (dataset, protocol).
         loss_figure: the pretraining loss curves, when run folders were given and had logs.
+        shared_legend: legend lines every table shares, written once before the tables.
     """
 
     title: str
@@ -76,6 +79,22 @@ class ReportContent:
     methods: tuple[str, ...]
     sections: tuple[ProtocolSection, ...]
     loss_figure: ReportFigure | None = None
+    shared_legend: tuple[str, ...] = ()
+
+    def section_notes(self, section: ProtocolSection) -> list[str]:
+        """What is written under a section's table: its verdict lines first, then the legend
+        lines that are not in `shared_legend`."""
+        verdicts = [f"Verdict: {line}" for line in pretraining_verdicts(section.table)]
+        own = [line for line in section.table.legend() if line not in self.shared_legend]
+        return verdicts + own
+
+
+def shared_legend_lines(sections: Sequence[ProtocolSection]) -> tuple[str, ...]:
+    """The legend lines that every one of two or more sections' tables has (in order)."""
+    if len(sections) < 2:
+        return ()
+    legends = [section.table.legend() for section in sections]
+    return tuple(line for line in legends[0] if all(line in other for other in legends[1:]))
 
 
 def slug(text: str) -> str:

@@ -30,7 +30,7 @@ from anatomy_ssl.reporting.embedding_map_plot import plot_embedding_maps
 from anatomy_ssl.reporting.headline_metrics import protocol_title
 from anatomy_ssl.reporting.html_report import render_html
 from anatomy_ssl.reporting.label_efficiency_plot import plot_label_efficiency
-from anatomy_ssl.reporting.loss_curve_plot import plot_loss_curves
+from anatomy_ssl.reporting.loss_curve_plot import loss_caption, plot_loss_curves
 from anatomy_ssl.reporting.loss_history import read_loss_histories
 from anatomy_ssl.reporting.markdown_report import render_markdown
 from anatomy_ssl.reporting.method_order import method_colors, ordered_methods
@@ -38,6 +38,7 @@ from anatomy_ssl.reporting.report_content import (
     ProtocolSection,
     ReportContent,
     ReportFigure,
+    shared_legend_lines,
     slug,
 )
 from anatomy_ssl.reporting.segmentation_overlays import collect_overlays
@@ -130,10 +131,7 @@ def write_report(
         loss_path = plot_loss_curves(histories, plots_dir / "pretraining-loss.png", colors=colors)
         if loss_path is not None:
             loss_figure = ReportFigure(
-                loss_path,
-                "pretraining loss curves",
-                "Training loss against optimizer step, one panel per run (faint: as logged; "
-                "solid: moving average).",
+                loss_path, "pretraining loss curves", loss_caption(histories)
             )
 
     content = ReportContent(
@@ -146,6 +144,7 @@ def write_report(
         methods=tuple(methods),
         sections=tuple(sections),
         loss_figure=loss_figure,
+        shared_legend=shared_legend_lines(sections),
     )
     markdown = _write_text(out / MARKDOWN_FILE, render_markdown(content, out))
     html = _write_text(out / HTML_FILE, render_html(content))

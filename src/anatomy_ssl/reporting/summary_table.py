@@ -220,7 +220,10 @@ class SummaryTable:
                 "both methods have per-unit samples; methods run on different seeds are not "
                 "compared)."
             )
-        if self.best_generic:
+        generic = [row.method for row in self.rows if is_generic(row.method)]
+        if len(generic) == 1:
+            lines.append(f"Generic baseline: {generic[0]} (the only one run).")
+        elif self.best_generic:
             lines.append("Best generic baseline: " + _best_generic_text(self.best_generic) + ".")
         weak = sorted(n for n in self.seed_pair_counts if 2.0 / 2**n >= self.significance_level)
         if weak:
