@@ -5,22 +5,27 @@ from __future__ import annotations
 import pytest
 import torch
 
+from anatomy_ssl.configs import config_from_dict, merge_config_dicts
+from anatomy_ssl.configs.pretrain_schema import PretrainConfig
 from anatomy_ssl.errors import ConfigError
 from anatomy_ssl.methods import EdenMethod
 from anatomy_ssl.models import create_encoder
-from anatomy_ssl.training.pretrain_config import resolve_pretrain_config
 
 
 def _eden(spatial_dims: int, crop: int = 16, **overrides) -> tuple[EdenMethod, dict]:
-    config = resolve_pretrain_config(
-        {
-            "method": "eden",
-            "data.crop_size_vox": crop,
-            "eden.out_dim": 32,
-            "eden.composer_hidden_dim": 16,
-            "decomposer.min_stage_steps": 0,
-            **overrides,
-        }
+    config = config_from_dict(
+        PretrainConfig,
+        merge_config_dicts(
+            {},
+            {
+                "method": "eden",
+                "data.crop_size_vox": crop,
+                "eden.out_dim": 32,
+                "eden.composer_hidden_dim": 16,
+                "decomposer.min_stage_steps": 0,
+                **overrides,
+            },
+        ),
     )
     torch.manual_seed(0)
     encoder = create_encoder("test_resunet", spatial_dims=spatial_dims, in_channels=1)

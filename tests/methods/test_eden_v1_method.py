@@ -6,22 +6,27 @@ import pytest
 import torch
 from torch.nn import functional
 
+from anatomy_ssl.configs import config_from_dict, merge_config_dicts
+from anatomy_ssl.configs.pretrain_schema import PretrainConfig
 from anatomy_ssl.methods import EdenV1Method
 from anatomy_ssl.models import create_encoder
-from anatomy_ssl.training.pretrain_config import resolve_pretrain_config
 
 
 def _eden_v1(threshold: float | None) -> tuple[EdenV1Method, dict]:
-    config = resolve_pretrain_config(
-        {
-            "method": "eden_v1",
-            "data.crop_size_vox": 16,
-            "eden_v1.queue_size": 64,
-            "eden_v1.prune_threshold": threshold,
-            "decomposer.levels": [0, 2],
-            "decomposer.min_stage_steps": 0,
-            "optim.max_steps": 10,
-        }
+    config = config_from_dict(
+        PretrainConfig,
+        merge_config_dicts(
+            {},
+            {
+                "method": "eden_v1",
+                "data.crop_size_vox": 16,
+                "eden_v1.queue_size": 64,
+                "eden_v1.prune_threshold": threshold,
+                "decomposer.levels": [0, 2],
+                "decomposer.min_stage_steps": 0,
+                "optim.max_steps": 10,
+            },
+        ),
     )
     torch.manual_seed(0)
     method = EdenV1Method(create_encoder("test_resunet", spatial_dims=3, in_channels=1), config)

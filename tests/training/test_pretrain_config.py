@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import yaml
 
@@ -54,3 +56,18 @@ def test_missing_or_malformed_config_file(tmp_path):
     bad.write_text("- a list\n")
     with pytest.raises(ConfigError, match="mapping"):
         resolve_pretrain_config(config_file=bad)
+
+
+def test_auto_settings_resolve_to_numbers_in_the_saved_config_and_explicit_ones_stay(tmp_path):
+    config = resolve_pretrain_config(
+        {"optim.max_steps": 250, "data.batch_size": 8, "dino.momentum": 0.996}
+    )
+    assert config.moco.queue_size == 200 and config.eden_v1.queue_size == 200
+    assert config.moco.momentum == pytest.approx(1 - math.log(100) / 250)
+    assert config.dino.out_dim == 64 and config.eden.out_dim == 64
+    assert config.dino.momentum == 0.996  # given explicitly
+    assert config.eden.momentum == pytest.approx(1 - 2 * math.log(100) / 250)
+    save_pretrain_config(config, tmp_path / "config.yaml")
+    saved = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    assert saved["moco"]["queue_size"] == 200 and saved["dino"]["out_dim"] == 64
+    assert resolve_pretrain_config(saved) == config

@@ -45,8 +45,8 @@ from tqdm import tqdm
 from anatomy_ssl.evaluation.frozen_feature_head import FrozenFeatureHead
 from anatomy_ssl.evaluation.probe_ceiling_network import ProbeCeilingNetwork
 from anatomy_ssl.models import Encoder, SegmentationNetwork
+from anatomy_ssl.models.learning_rate_schedule import warmup_cosine_factor
 from anatomy_ssl.preprocess import CachedVolume, random_crop_starts
-from anatomy_ssl.training.learning_rate_schedule import warmup_cosine_factor
 
 MODES = ("finetune", "frozen", "frozen_deep")
 CEILING_MODE = "ceiling"

@@ -1,4 +1,8 @@
-"""Pretraining methods: one LightningModule per method (encoder + heads + losses)."""
+"""Pretraining methods: one LightningModule per method (encoder + heads + losses).
+
+A method takes an encoder and a `anatomy_ssl.configs.pretrain_schema.PretrainConfig`; it never
+imports `training/`, which sits above it (it builds the method, the data and the Trainer).
+"""
 
 from anatomy_ssl.methods.dino_method import DINOMethod
 from anatomy_ssl.methods.eden_method import EdenMethod

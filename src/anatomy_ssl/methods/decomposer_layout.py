@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from anatomy_ssl.anatomy import fitted_schedule
+from anatomy_ssl.configs.pretrain_schema import PretrainConfig
 from anatomy_ssl.data import PartViewLayout
 from anatomy_ssl.errors import ConfigError
 from anatomy_ssl.models import Encoder
-from anatomy_ssl.training.pretrain_config import PretrainConfig
 
 
 def decomposer_layout(

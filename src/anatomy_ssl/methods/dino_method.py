@@ -6,13 +6,13 @@ import copy
 
 import torch
 
+from anatomy_ssl.configs.budget_defaults import resolved
+from anatomy_ssl.configs.pretrain_schema import PretrainConfig
 from anatomy_ssl.data import ViewGroup
 from anatomy_ssl.losses import DINOLoss
 from anatomy_ssl.methods.pretraining_method import PretrainingMethod
 from anatomy_ssl.models import DINOHead, Encoder
-from anatomy_ssl.training.budget_defaults import resolved
-from anatomy_ssl.training.ema_update import cosine_momentum, ema_update_
-from anatomy_ssl.training.pretrain_config import PretrainConfig
+from anatomy_ssl.models.ema_update import cosine_momentum, ema_update_
 
 GLOBAL_CROPS = 2
 

@@ -21,6 +21,8 @@ import copy
 
 import torch
 
+from anatomy_ssl.configs.budget_defaults import resolved
+from anatomy_ssl.configs.pretrain_schema import PretrainConfig
 from anatomy_ssl.data import PartViewLayout
 from anatomy_ssl.losses import (
     DINOLoss,
@@ -31,9 +33,7 @@ from anatomy_ssl.losses import (
 from anatomy_ssl.methods.decomposer_layout import decomposer_layout
 from anatomy_ssl.methods.pretraining_method import PretrainingMethod
 from anatomy_ssl.models import DINOHead, Encoder, ProjectionHead
-from anatomy_ssl.training.budget_defaults import resolved
-from anatomy_ssl.training.ema_update import cosine_momentum, ema_update_
-from anatomy_ssl.training.pretrain_config import PretrainConfig
+from anatomy_ssl.models.ema_update import cosine_momentum, ema_update_
 
 WHOLE_VIEWS = 2
 

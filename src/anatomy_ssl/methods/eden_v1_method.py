@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import torch
 
+from anatomy_ssl.configs.pretrain_schema import MoCoConfig, PretrainConfig
 from anatomy_ssl.data import PartViewLayout, ViewGroup
 from anatomy_ssl.losses import MoCoLoss
 from anatomy_ssl.methods.decomposer_layout import decomposer_layout
 from anatomy_ssl.methods.moco_method import MoCoMethod
 from anatomy_ssl.models import Encoder
-from anatomy_ssl.training.pretrain_config import MoCoConfig, PretrainConfig
 
 
 class EdenV1Method(MoCoMethod):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import torch
 
+from anatomy_ssl.configs.pretrain_schema import PretrainConfig
 from anatomy_ssl.data import ViewGroup
 from anatomy_ssl.losses import masked_reconstruction_loss
 from anatomy_ssl.methods.pretraining_method import PretrainingMethod
 from anatomy_ssl.models import Encoder, UNetDecoder
-from anatomy_ssl.training.pretrain_config import PretrainConfig
 from anatomy_ssl.transforms import random_block_mask
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from anatomy_ssl.configs.pretrain_schema import METHOD_NAMES, PretrainConfig
 from anatomy_ssl.methods.dino_method import DINOMethod
 from anatomy_ssl.methods.eden_method import EdenMethod
 from anatomy_ssl.methods.eden_v1_method import EdenV1Method
@@ -10,7 +11,6 @@ from anatomy_ssl.methods.moco_method import MoCoMethod
 from anatomy_ssl.methods.pretraining_method import PretrainingMethod
 from anatomy_ssl.methods.simclr_method import SimCLRMethod
 from anatomy_ssl.models import Encoder
-from anatomy_ssl.training.pretrain_config import METHOD_NAMES, PretrainConfig
 
 METHODS: dict[str, type[PretrainingMethod]] = {
     "simclr": SimCLRMethod,

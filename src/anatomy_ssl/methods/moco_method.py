@@ -7,13 +7,13 @@ import copy
 
 import torch
 
+from anatomy_ssl.configs.budget_defaults import resolved
+from anatomy_ssl.configs.pretrain_schema import MoCoConfig, PretrainConfig
 from anatomy_ssl.data import ViewGroup
 from anatomy_ssl.losses import FeatureQueue, MoCoLoss
 from anatomy_ssl.methods.pretraining_method import PretrainingMethod
 from anatomy_ssl.models import Encoder, ProjectionHead
-from anatomy_ssl.training.budget_defaults import resolved
-from anatomy_ssl.training.ema_update import ema_update_
-from anatomy_ssl.training.pretrain_config import MoCoConfig, PretrainConfig
+from anatomy_ssl.models.ema_update import ema_update_
 
 
 class MoCoMethod(PretrainingMethod):

@@ -9,11 +9,11 @@ import lightning as L
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
+from anatomy_ssl.configs.pretrain_schema import PretrainConfig
 from anatomy_ssl.data import PartViewLayout, ViewGroup
+from anatomy_ssl.methods.collapse_monitor import embedding_statistics
 from anatomy_ssl.models import Encoder
-from anatomy_ssl.training.collapse_monitor import embedding_statistics
-from anatomy_ssl.training.learning_rate_schedule import warmup_cosine_factor
-from anatomy_ssl.training.pretrain_config import PretrainConfig
+from anatomy_ssl.models.learning_rate_schedule import warmup_cosine_factor
 
 log = logging.getLogger(__name__)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from anatomy_ssl.configs.pretrain_schema import PretrainConfig
 from anatomy_ssl.data import ViewGroup
 from anatomy_ssl.losses import NTXentLoss
 from anatomy_ssl.methods.pretraining_method import PretrainingMethod
 from anatomy_ssl.models import Encoder, ProjectionHead
-from anatomy_ssl.training.pretrain_config import PretrainConfig
 
 
 class SimCLRMethod(PretrainingMethod):

@@ -1,6 +1,7 @@
 """Encoders (one contract, 2D or 3D: ResNet, residual U-Net, Swin, ViT, built from MONAI), the
 `create_encoder` registry with tiny `test_*` variants, projection / DINO heads, a U-Net decoder,
-a segmentation network, and strict weight loading (also into MONAI's SwinUNETR)."""
+a segmentation network, and strict weight loading (also into MONAI's SwinUNETR). Training-time
+helpers of a network: `ema_update` (EMA teachers) and `learning_rate_schedule`."""
 
 from __future__ import annotations
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from anatomy_ssl.configs.pretrain_schema import DataConfig
 from anatomy_ssl.errors import ConfigError, InputError
 from anatomy_ssl.manifests import load_manifest
 from anatomy_ssl.phantoms.ct_phantom import make_ct_phantom_dataset
 from anatomy_ssl.preprocess import PreprocessSpec, VolumeCache, preprocess_dataset
-from anatomy_ssl.training.pretrain_config import DataConfig
 
 DATA_RECORD = "data.json"
 #: How long ranks > 0 wait for rank 0 to finish preparing the data (seconds).

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from anatomy_ssl.training.learning_rate_schedule import warmup_cosine_factor
+from anatomy_ssl.models.learning_rate_schedule import warmup_cosine_factor
 
 
 def test_warmup_rises_linearly_then_cosine_decays_to_the_floor():

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from anatomy_ssl.training.ema_update import cosine_momentum, ema_update_
+from anatomy_ssl.models.ema_update import cosine_momentum, ema_update_
 
 
 def _pair() -> tuple[nn.Module, nn.Module]:

@@ -1,11 +1,9 @@
 import math
 
 import pytest
-import yaml
 
-from anatomy_ssl.training import budget_defaults
-from anatomy_ssl.training.ema_update import cosine_momentum
-from anatomy_ssl.training.pretrain_config import resolve_pretrain_config, save_pretrain_config
+from anatomy_ssl.configs import budget_defaults
+from anatomy_ssl.models.ema_update import cosine_momentum
 
 
 @pytest.mark.parametrize("steps", [250, 1000, 2000])
@@ -36,21 +34,6 @@ def test_the_queue_fills_in_a_tenth_of_the_run_and_heads_see_16_samples_per_prot
     assert budget_defaults.queue_size(8, 5) == 8
     width = budget_defaults.head_width(16, 20000)
     assert width == 16384 and 16 * 20000 / width >= 16 > 16 * 20000 / (2 * width)
-
-
-def test_auto_settings_resolve_to_numbers_in_the_saved_config_and_explicit_ones_stay(tmp_path):
-    config = resolve_pretrain_config(
-        {"optim.max_steps": 250, "data.batch_size": 8, "dino.momentum": 0.996}
-    )
-    assert config.moco.queue_size == 200 and config.eden_v1.queue_size == 200
-    assert config.moco.momentum == pytest.approx(1 - math.log(100) / 250)
-    assert config.dino.out_dim == 64 and config.eden.out_dim == 64
-    assert config.dino.momentum == 0.996  # given explicitly
-    assert config.eden.momentum == pytest.approx(1 - 2 * math.log(100) / 250)
-    save_pretrain_config(config, tmp_path / "config.yaml")
-    saved = yaml.safe_load((tmp_path / "config.yaml").read_text())
-    assert saved["moco"]["queue_size"] == 200 and saved["dino"]["out_dim"] == 64
-    assert resolve_pretrain_config(saved) == config
 
 
 def test_an_unresolved_auto_value_is_refused():

@@ -1,6 +1,6 @@
 import torch
 
-from anatomy_ssl.training.collapse_monitor import embedding_statistics
+from anatomy_ssl.methods.collapse_monitor import embedding_statistics
 
 
 def test_spread_embeddings_are_healthy_and_collapsed_ones_are_flagged():
