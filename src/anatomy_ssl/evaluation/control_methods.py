@@ -1,4 +1,4 @@
-"""Names of the controls every benchmark table carries beside `scratch` (BENCHMARK.md "Controls").
+"""Names of the controls every benchmark table carries beside `scratch` (docs/architecture.md).
 
 - `FLOOR` ("intensity_floor"): no encoder; a lookup from voxel intensity to the majority label
   (see `intensity_floor`). A representation should segment better than intensity alone.

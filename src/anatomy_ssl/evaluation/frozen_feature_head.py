@@ -1,9 +1,10 @@
 """`FrozenFeatureHead`: a frozen encoder with a 1x1-conv head over its multi-scale features.
 
-The frozen-encoder variant of few-shot segmentation (BENCHMARK.md protocol 1): only a linear
-per-voxel classifier is trained, so the score measures what the representation itself encodes,
-as linear probing does for classification (He et al., "Masked Autoencoders Are Scalable Vision
-Learners", CVPR 2022, whose probe also normalizes features without affine parameters first).
+The frozen-encoder variant of few-shot segmentation (protocol 1 in docs/architecture.md): only a
+linear per-voxel classifier is trained, so the score measures what the representation itself
+encodes, as linear probing does for classification (He et al., "Masked Autoencoders Are Scalable
+Vision Learners", CVPR 2022, whose probe also normalizes features without affine parameters
+first).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 No encoder at all: the training volumes' intensities are binned, each bin takes the majority label
 of its training voxels, and every test voxel gets the label of its bin. A representation that
 cannot beat this lookup table reads intensity, not anatomy; the report shows it beside scratch
-and the supervised ceiling as the floor of every few-shot table (BENCHMARK.md "Controls").
+and the supervised ceiling as the floor of every few-shot table ("Controls" in
+docs/architecture.md).
 
 The table is fitted on exactly the k-subset a few-shot run of the same seed trains on, so the
 floor pairs with the encoders' runs by (seed, test volume).

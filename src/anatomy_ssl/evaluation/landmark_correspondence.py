@@ -1,4 +1,5 @@
-"""Protocol 2 (BENCHMARK.md): zero-shot anatomical correspondence by dense-embedding matching.
+"""Protocol 2 (docs/architecture.md): zero-shot anatomical correspondence by dense-embedding
+matching.
 
 For each landmark of a query volume, the cell of a target volume whose dense embedding is the
 most similar (cosine) is taken as the match; its centre, in mm, is compared with the target's

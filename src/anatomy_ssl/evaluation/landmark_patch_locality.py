@@ -1,4 +1,4 @@
-"""Protocol 3a (BENCHMARK.md): locality, the separability of landmark-patch embeddings.
+"""Protocol 3a (docs/architecture.md): locality, the separability of landmark-patch embeddings.
 
 A patch of fixed size centred on each landmark of each subject is embedded with
 `forward_pooled`; embeddings of the same landmark from different subjects should lie together

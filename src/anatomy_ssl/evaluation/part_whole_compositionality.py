@@ -1,4 +1,5 @@
-"""Protocol 3b (BENCHMARK.md): compositionality, cos(embedding of a whole, mean of its parts').
+"""Protocol 3b (docs/architecture.md): compositionality, cos(embedding of a whole, mean of its
+parts').
 
 A whole is a box inside the body; its parts are its 2^S equal sub-boxes (8 octants in 3D, 4
 quadrants in 2D). Hosseinzadeh Taher et al. report this cosine as the zero-shot test of

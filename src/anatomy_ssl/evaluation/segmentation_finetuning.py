@@ -1,6 +1,6 @@
 """Train a segmentation network on a few labeled volumes: one (k, seed, mode) of protocol 1.
 
-Two modes (BENCHMARK.md protocol 1):
+Two modes (protocol 1 in docs/architecture.md):
     "finetune": a deep copy of the encoder plus a U-Net decoder (`SegmentationNetwork`), all
         weights trained.
     "frozen": a deep copy of the encoder, frozen, plus a 1x1-conv head over its multi-scale

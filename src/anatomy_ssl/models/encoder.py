@@ -1,4 +1,5 @@
-"""The encoder contract shared by every backbone, 2D and 3D (DESIGN.md "Encoder")."""
+"""The encoder contract shared by every backbone, 2D and 3D (docs/architecture.md, "Encoder and
+card")."""
 
 from __future__ import annotations
 

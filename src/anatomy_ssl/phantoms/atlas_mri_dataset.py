@@ -1,4 +1,4 @@
-"""Real-anatomy MRI subjects made from the ICBM152 template (see PHANTOM.md, "Real anatomy, too").
+"""Real-anatomy MRI subjects made from the ICBM152 template (docs/phantoms.md).
 
 Each subject is the template under its own random smooth diffeomorphism (scaling and squaring of
 a stationary velocity field with a small global scale and rotation), with per-tissue contrast and

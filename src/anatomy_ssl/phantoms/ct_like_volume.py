@@ -1,6 +1,6 @@
 """A fast, simple CT-like torso volume: for smoke runs, tests and data-pipeline benchmarks.
 
-Not the anatomical phantom (see PHANTOM.md): just a body cylinder with a fat rim, two lungs, a
+Not the anatomical phantom (see docs/phantoms.md): just a body cylinder with a fat rim, two lungs, a
 heart and a spine in plausible Hounsfield units with noise, built from broadcast coordinate grids
 (no voxel loops), so a 512x512x300 volume takes a few seconds.
 """

@@ -1,4 +1,5 @@
-"""The CT torso phantom (PHANTOM.md): one subject from its parameters, in memory or on disk."""
+"""The CT torso phantom (docs/phantoms.md): one subject from its parameters, in memory or on
+disk."""
 
 from __future__ import annotations
 

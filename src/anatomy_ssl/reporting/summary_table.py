@@ -125,7 +125,7 @@ class TableCell:
 
 @dataclass(frozen=True)
 class ColumnValidity:
-    """Whether one column can rank encoders (BENCHMARK.md "Controls").
+    """Whether one column can rank encoders (docs/architecture.md, "Controls").
 
     Attributes:
         metric: the column.
