@@ -7,6 +7,7 @@ from anatomy_ssl.cli.app import app
 from anatomy_ssl.errors import ManifestError
 from anatomy_ssl.io import Volume, write_nifti
 from anatomy_ssl.phantoms import make_ct_like_volume
+from anatomy_ssl.preprocess import PreprocessSpec
 
 runner = CliRunner()
 
@@ -45,3 +46,12 @@ def test_a_file_name_that_is_not_utf8_is_reported_and_counts_for_strict(tmp_path
     assert "1 written" in lenient.stdout
     assert f"rejected {os.fsencode(latin1)!r}: name is not UTF-8" in lenient.stderr
     assert runner.invoke(app, [*args, "--strict"]).exit_code == 1
+
+
+def test_help_shows_the_spec_defaults(help_rows) -> None:
+    spec = PreprocessSpec()
+    rows = help_rows(["preprocess"])
+    assert f"[default: {spec.intensity}]" in rows["--intensity"]
+    assert f"[default: {spec.spatial_dims}]" in rows["--dims"]
+    crop = "foreground-crop" if spec.foreground_crop else "no-foreground-crop"
+    assert f"[default: {crop}]" in rows["--foreground-crop"]

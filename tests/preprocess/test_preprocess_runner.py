@@ -21,6 +21,7 @@ from anatomy_ssl.preprocess import (
     VolumeCache,
     preprocess_dataset,
 )
+from support.orphaned_workers import kill_and_list_survivors, wait_for_workers
 
 SPEC = PreprocessSpec(target_spacing_mm=(3.0, 3.0, 3.0), foreground_crop=True)
 
@@ -170,6 +171,24 @@ def test_killed_run_leaves_only_complete_entries_and_resumes(dataset, tmp_path):
         assert ours.key == theirs.key
         assert np.array_equal(ours.load_image(), theirs.load_image())
         assert np.array_equal(ours.load_label(), theirs.load_label())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads children from /proc")
+def test_killing_a_parallel_run_takes_its_workers_with_it(tmp_path):
+    # Volumes upsampled 2 mm -> 0.5 mm (0.2 s each): the two workers are busy when the run dies.
+    rng = np.random.default_rng(0)
+    for index in range(40):
+        array = rng.normal(0.0, 100.0, (1, 32, 32, 32)).astype(np.float32)
+        path = tmp_path / "images" / f"case_{index}.nii.gz"
+        write_nifti(Volume(array, np.diag([2.0, 2.0, 2.0, 1.0])), path)
+    cache = tmp_path / "cache"
+    command = [sys.executable, "-m", "anatomy_ssl", "preprocess", str(tmp_path / "images")]
+    command += ["--out", str(cache), "--spacing", "0.5", "--no-progress", "-j", "2"]
+    parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    children = wait_for_workers(parent, 2, ready=lambda: any(cache.glob("*/entries/*")))
+    assert kill_and_list_survivors(parent, children) == []
+    entries = VolumeCache(cache).entries()
+    assert entries and all(entry.load_image().shape == (1, 128, 128, 128) for entry in entries)
 
 
 @pytest.mark.parametrize("codes", [("R", "A", "S"), ("L", "P", "S")])

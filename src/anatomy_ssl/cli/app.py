@@ -17,30 +17,32 @@ from anatomy_ssl.cli.export_command import export
 from anatomy_ssl.cli.inspect_command import inspect
 from anatomy_ssl.cli.manifest_command import manifest
 from anatomy_ssl.cli.phantom_command import phantom
-from anatomy_ssl.cli.preprocess_command import preprocess
-from anatomy_ssl.cli.pretrain_command import pretrain
+from anatomy_ssl.cli.preprocess_command import PreprocessCommand, preprocess
+from anatomy_ssl.cli.pretrain_command import PretrainCommand, pretrain
 from anatomy_ssl.cli.report_command import report
+from anatomy_ssl.cli.verb_command import RootCommand, VerbCommand
 from anatomy_ssl.errors import AnatomySSLError
 
 app = typer.Typer(
     name="anatomy-ssl",
+    cls=RootCommand,
     help="Anatomy-aware self-supervised pretraining for CT/MRI volumes and radiographs.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.command()(demo)
-app.command()(phantom)
-app.command("atlas-dataset")(atlas_dataset)
-app.command()(manifest)
-app.command()(preprocess)
-app.command()(inspect)
-app.command()(pretrain)
-app.command()(export)
-app.command()(embed)
-app.command()(evaluate)
-app.command()(benchmark)
-app.command()(report)
+app.command(cls=VerbCommand)(demo)
+app.command(cls=VerbCommand)(phantom)
+app.command("atlas-dataset", cls=VerbCommand)(atlas_dataset)
+app.command(cls=VerbCommand)(manifest)
+app.command(cls=PreprocessCommand)(preprocess)
+app.command(cls=VerbCommand)(inspect)
+app.command(cls=PretrainCommand)(pretrain)
+app.command(cls=VerbCommand)(export)
+app.command(cls=VerbCommand)(embed)
+app.command(cls=VerbCommand)(evaluate)
+app.command(cls=VerbCommand)(benchmark)
+app.command(cls=VerbCommand)(report)
 
 
 def _print_version(value: bool) -> None:

@@ -8,9 +8,23 @@ from typing import Any
 import typer
 
 from anatomy_ssl.cli.config_overrides import parse_overrides
+from anatomy_ssl.cli.verb_command import VerbCommand
 from anatomy_ssl.errors import ConfigError
 from anatomy_ssl.manifests import load_manifest
 from anatomy_ssl.preprocess import PreprocessSpec, Shard, preprocess_dataset
+
+
+class PreprocessCommand(VerbCommand):
+    """`preprocess`'s command: --help shows `PreprocessSpec`'s default of each option that sets a
+    spec field (--spacing's, keeping the native spacing, is said in its help)."""
+
+    def help_defaults(self) -> dict[str, Any]:
+        spec = PreprocessSpec()
+        return {
+            "intensity": spec.intensity,
+            "foreground_crop": spec.foreground_crop,
+            "dims": spec.spatial_dims,
+        }
 
 
 def build_spec(config: Path | None, flags: dict[str, Any], overrides: list[str]) -> PreprocessSpec:
@@ -44,13 +58,11 @@ def preprocess(
     spacing: str | None = typer.Option(
         None, help="Target spacing in mm: one value (isotropic) or 'x,y,z'. Default: keep native."
     ),
-    intensity: str | None = typer.Option(None, help="ct | mri | none (default ct)."),
+    intensity: str | None = typer.Option(None, help="ct | mri | none."),
     foreground_crop: bool | None = typer.Option(
         None, "--foreground-crop/--no-foreground-crop", help="Crop to the body bounding box."
     ),
-    dims: int | None = typer.Option(
-        None, "--dims", help="3 for volumes (default), 2 for radiographs."
-    ),
+    dims: int | None = typer.Option(None, "--dims", help="3 for volumes, 2 for radiographs."),
     labels: Path | None = typer.Option(None, help="Folder of label maps (folder input only)."),
     label_set: str | None = typer.Option(
         None, help="Which labels/<set> folder to use for an images/ + labels/<set>/ layout."

@@ -3,12 +3,36 @@ built-in phantom."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from anatomy_ssl.cli.config_overrides import parse_overrides
+from anatomy_ssl.cli.verb_command import VerbCommand
+
+# the options that set one config key each; None leaves the key to the config file and defaults
+CONFIG_KEY_OF_OPTION = {
+    "method": "method",
+    "data": "data.source",
+    "encoder": "encoder.name",
+    "steps": "optim.max_steps",
+}
+
+
+class PretrainCommand(VerbCommand):
+    """`pretrain`'s command: --help shows the config schema's default of each option that sets a
+    config key."""
+
+    def help_defaults(self) -> dict[str, Any]:
+        from anatomy_ssl.training.pretrain_config import PretrainConfig  # torch: for --help only
+
+        schema = PretrainConfig()
+        return {
+            option: functools.reduce(getattr, key.split("."), schema)
+            for option, key in CONFIG_KEY_OF_OPTION.items()
+        }
 
 
 def pretrain(
@@ -32,15 +56,10 @@ def pretrain(
     from anatomy_ssl.training.pretrain_config import resolve_pretrain_config
     from anatomy_ssl.training.pretrain_run import pretrain as run_pretraining
 
-    flags: dict[str, Any] = {}
-    if method is not None:
-        flags["method"] = method
-    if data is not None:
-        flags["data.source"] = data
-    if encoder is not None:
-        flags["encoder.name"] = encoder
-    if steps is not None:
-        flags["optim.max_steps"] = steps
+    given: dict[str, Any] = {"method": method, "data": data, "encoder": encoder, "steps": steps}
+    flags = {
+        CONFIG_KEY_OF_OPTION[option]: value for option, value in given.items() if value is not None
+    }
     resolved = resolve_pretrain_config(
         flags, parse_overrides(list(overrides or [])), config_file=config
     )

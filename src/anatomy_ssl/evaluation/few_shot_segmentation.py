@@ -1,4 +1,4 @@
-"""Few-shot segmentation (BENCHMARK.md protocols 1 and 5): the grid of k x seeds x modes.
+"""Few-shot segmentation (docs/architecture.md, protocols 1 and 5): the grid of k x seeds x modes.
 
 For every k (labeled training subjects), seed and mode ("finetune", "frozen", "frozen_deep"),
 a network is
@@ -41,6 +41,7 @@ from anatomy_ssl.evaluation.segmentation_finetuning import (
 )
 from anatomy_ssl.evaluation.segmentation_scoring import score_volumes
 from anatomy_ssl.models import Encoder
+from anatomy_ssl.parallel import die_with_parent
 from anatomy_ssl.preprocess import CachedVolume
 
 DEFAULT_K_VALUES: tuple[int | str, ...] = (1, 2, 5, 10, ALL)
@@ -613,6 +614,7 @@ def _train_and_score(
 
 def _start_worker(common: _RunCommon, threads: int) -> None:
     global _WORKER_COMMON
+    die_with_parent()
     torch.set_num_threads(threads)
     _WORKER_COMMON = common
 

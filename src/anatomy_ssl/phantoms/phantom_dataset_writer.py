@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from anatomy_ssl.io import Volume, write_nifti
 from anatomy_ssl.manifests import Manifest, ManifestRecord
+from anatomy_ssl.parallel import die_with_parent
 from anatomy_ssl.phantoms.dataset_tables import write_dataset_tables, write_text_atomically
 from anatomy_ssl.phantoms.phantom_subject import PhantomSubject
 from anatomy_ssl.preprocess.ras_reorientation import AxisReorientation
@@ -110,7 +111,7 @@ def generate_subjects(
                 bar.update(1)
             return
         context = multiprocessing.get_context("spawn")
-        with context.Pool(workers) as pool:
+        with context.Pool(workers, initializer=die_with_parent) as pool:
             for subject in pool.imap(make_subject, range(n)):
                 yield subject
                 bar.update(1)

@@ -19,6 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from anatomy_ssl.manifests import Manifest, ManifestRecord
+from anatomy_ssl.parallel import die_with_parent
 from anatomy_ssl.preprocess.cache_entry import (
     read_meta,
     remove_stale_staging,
@@ -86,8 +87,10 @@ class PreprocessSummary:
         )
 
 
-def _limit_worker_threads(threads: int) -> None:
-    """Worker initializer: share the cores between processes instead of oversubscribing."""
+def _start_worker(threads: int) -> None:
+    """Worker initializer: die with the parent (no orphan goes on writing after a kill), and
+    share the cores between processes instead of oversubscribing."""
+    die_with_parent()
     import SimpleITK as sitk
 
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
@@ -171,7 +174,7 @@ def _run_outcomes(
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
-        initializer=_limit_worker_threads,
+        initializer=_start_worker,
         initargs=(threads,),
     ) as pool:
         futures: dict[Future[RecordOutcome], ManifestRecord] = {
