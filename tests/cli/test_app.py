@@ -43,60 +43,48 @@ def test_every_verb_has_help(verb):
     assert "Usage" in result.stdout and verb in result.stdout
 
 
-def test_demo_runs_end_to_end(tmp_path):
-    args = ["demo", "--out", str(tmp_path), "--subjects", "4", "--workers", "1", "--steps", "4"]
-    args += ["--no-evaluate"]
-    result = runner.invoke(app, args)
+TINY_DEMO = [
+    *["--subjects", "6", "--steps", "2", "--probe-steps", "2", "--seeds", "2"],
+    *["--ceiling-steps", "2", "--workers", "1", "--no-progress"],
+]
+
+
+def test_demo_runs_end_to_end_ends_with_a_verdict_and_resumes(tmp_path):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), *TINY_DEMO, "--method", "moco"])
     assert result.exit_code == 0, result.output
-    assert "[5/6] exported the encoder" in result.stdout
-    entries = VolumeCache(tmp_path / "cache").entries()
-    assert len(entries) == 4 and all(e.has_label for e in entries)
-    assert sorted(e.split for e in entries) == ["test", "test", "train", "train"]
-    card = json.loads((tmp_path / "encoder" / "card.json").read_text())
-    assert card["method"] == "simclr" and card["step"] == 4
-    embeddings = np.load(tmp_path / "embeddings" / "embeddings.npy")
-    assert embeddings.shape == (4, card["embed_dim"]) and np.isfinite(embeddings).all()
-    assert "[6/6] evaluation skipped" in result.stdout
-    again = runner.invoke(app, args)
+    records = tmp_path / "records" / "phantom_xray"
+    assert sorted(p.name for p in records.iterdir()) == [
+        "intensity_floor",
+        "moco",
+        "scratch",
+        "supervised",
+    ]
+    assert len(list((records / "moco").glob("few_shot_segmentation-seed*.json"))) == 2
+    card = json.loads((tmp_path / "encoders" / "phantom_xray" / "moco" / "card.json").read_text())
+    assert card["method"] == "moco" and card["step"] == 2
+    assert "| moco |" in (tmp_path / "report" / "report.md").read_text()
+    # the last line is the verdict: the method against scratch, its interval, the instrument
+    verdict = result.stdout.strip().splitlines()[-1]
+    assert verdict.startswith("verdict: frozen deep k=1 Dice: moco is ")
+    assert "than scratch (" in verdict or "different from scratch (" in verdict
+    assert "instrument " in verdict
+    again = runner.invoke(app, ["demo", "--out", str(tmp_path), *TINY_DEMO, "--method", "moco"])
     assert again.exit_code == 0, again.output
-    assert "0 written, 4 already cached" in again.stdout
-    assert (tmp_path / "phantom_montage.png").stat().st_size > 10_000
+    assert again.stdout.strip().splitlines()[-1] == verdict  # nothing redone, same verdict
 
 
-def test_demo_pretrains_any_method_and_refuses_an_unknown_one_before_doing_work(tmp_path):
-    args = ["demo", "--out", str(tmp_path), "--subjects", "2", "--workers", "1", "--steps", "2"]
-    result = runner.invoke(app, [*args, "--method", "eden_v1", "--no-evaluate"])
-    assert result.exit_code == 0, result.output
-    assert "pretraining eden_v1" in result.stdout
-    card = json.loads((tmp_path / "encoder" / "card.json").read_text())
-    assert card["method"] == "eden_v1" and card["step"] == 2
-    bad = runner.invoke(app, [*args[:2], str(tmp_path / "bad"), *args[3:], "--method", "byol"])
+def test_demo_refuses_an_unknown_method_before_doing_work(tmp_path):
+    bad = runner.invoke(app, ["demo", "--out", str(tmp_path / "bad"), "--method", "byol"])
     assert bad.exit_code != 0 and "unknown method 'byol'" in bad.output
     assert not (tmp_path / "bad").exists()
 
 
 def test_manifest_preprocess_inspect_on_a_folder(tmp_path):
-    demo = runner.invoke(
-        app,
-        [
-            *["demo", "--out", str(tmp_path / "d"), "--subjects", "2", "--workers", "1"],
-            *["--steps", "1", "--finetune-steps", "2"],
-        ],
+    made_phantom = runner.invoke(
+        app, ["phantom", "--out", str(tmp_path / "phantom"), "--n", "2", "-j", "1", "--no-montage"]
     )
-    assert demo.exit_code == 0, demo.output
-    # the demo's evaluation against scratch, and its report
-    records = sorted(p.name for p in (tmp_path / "d" / "records" / "phantom" / "simclr").iterdir())
-    assert [name for name in records if name.endswith(".json")] == [
-        "compositionality-seed0.json",
-        "correspondence-seed0.json",
-        "few_shot_segmentation-seed0.json",
-        "few_shot_segmentation-seed1.json",
-        "few_shot_segmentation-seed2.json",
-        "locality-seed0.json",
-    ]
-    assert (tmp_path / "d" / "records" / "phantom" / "scratch" / "locality-seed0.json").is_file()
-    assert "| simclr |" in (tmp_path / "d" / "report" / "report.md").read_text()
-    data = tmp_path / "d" / "phantom"
+    assert made_phantom.exit_code == 0, made_phantom.output
+    data = tmp_path / "phantom"
     made = runner.invoke(
         app,
         [

@@ -10,7 +10,9 @@ from anatomy_ssl.cli.config_overrides import parse_overrides
 
 
 def benchmark(
-    suite: str = typer.Option("smoke", "--suite", "-s", help="smoke | cpu | gpu | a YAML file."),
+    suite: str = typer.Option(
+        "smoke", "--suite", "-s", help="smoke | demo | cpu | gpu | a YAML file."
+    ),
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Suite folder (default: ./bench-<suite>)."
     ),
