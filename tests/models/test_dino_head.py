@@ -69,3 +69,21 @@ def test_mlp_depth_and_copies(num_layers):
 def test_needs_a_layer():
     with pytest.raises(ValueError, match="num_layers"):
         DINOHead(8, num_layers=0)
+
+
+def test_batch_norm_in_the_head_separates_inputs_that_share_one_dominant_direction():
+    # pooled CNN embeddings: one large shared direction plus small per-sample differences
+    torch.manual_seed(0)
+    shared = 100.0 * torch.nn.functional.normalize(torch.randn(1, 32), dim=1)
+    x = shared + 0.05 * torch.randn(16, 32)
+
+    def mean_pairwise_cosine(head: DINOHead) -> float:
+        codes = torch.nn.functional.normalize(head.mlp(x), dim=1)
+        cosines = codes @ codes.T
+        return float(cosines[~torch.eye(16, dtype=torch.bool)].mean())
+
+    plain = DINOHead(32, out_dim=64, hidden_dim=64, bottleneck_dim=16)
+    normed = DINOHead(32, out_dim=64, hidden_dim=64, bottleneck_dim=16, batch_norm=True)
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in normed.mlp) == 2  # after each hidden
+    assert mean_pairwise_cosine(plain) > 0.99  # every sample gets the same code
+    assert mean_pairwise_cosine(normed) < 0.5

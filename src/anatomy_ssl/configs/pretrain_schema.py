@@ -153,6 +153,10 @@ class DINOConfig:
 
     `out_dim` and `momentum` (the teacher's base momentum) default to "auto": chosen for the
     run's length and batch (`budget_defaults`); the paper's values are 65536 and 0.996.
+    `head_batch_norm` puts BatchNorm in the head's MLP (DINO's `use_bn_in_head`): without it,
+    the pooled features of a CNN encoder share one dominant direction, every sample gets the
+    same code, and the student falls into the uniform distribution (loss ln K) within ~100
+    steps; DINO's ViT recipe has it off.
     """
 
     out_dim: int | Literal["auto"] = AUTO
@@ -166,6 +170,7 @@ class DINOConfig:
     warmup_teacher_temperature_steps: int = 0
     center_momentum: float = 0.9
     momentum: float | Literal["auto"] = AUTO
+    head_batch_norm: bool = True
 
 
 @dataclass(frozen=True)

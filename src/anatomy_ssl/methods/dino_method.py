@@ -30,6 +30,7 @@ class DINOMethod(PretrainingMethod):
             out_dim=resolved(options.out_dim),
             hidden_dim=options.hidden_dim,
             bottleneck_dim=options.bottleneck_dim,
+            batch_norm=options.head_batch_norm,
         )
         self.teacher_encoder = copy.deepcopy(encoder).requires_grad_(False)
         self.teacher_head = copy.deepcopy(self.head).requires_grad_(False)

@@ -27,6 +27,9 @@ class DINOHead(nn.Module):
         bottleneck_dim: width of the normalized code.
         num_layers: linear layers of the MLP, >= 1.
         norm_last_layer: freeze the last layer's weight-norm gain at 1.
+        batch_norm: BatchNorm after each hidden linear layer (DINO's `use_bn_in_head`, used
+            with convolutional backbones), which removes the direction every pooled CNN
+            embedding shares.
     """
 
     def __init__(
@@ -37,6 +40,7 @@ class DINOHead(nn.Module):
         bottleneck_dim: int = 256,
         num_layers: int = 3,
         norm_last_layer: bool = True,
+        batch_norm: bool = False,
     ) -> None:
         super().__init__()
         if num_layers < 1:
@@ -45,6 +49,8 @@ class DINOHead(nn.Module):
         layers: list[nn.Module] = []
         for index, (width_in, width_out) in enumerate(itertools.pairwise(widths)):
             if index > 0:
+                if batch_norm:
+                    layers.append(nn.BatchNorm1d(width_in))
                 layers.append(nn.GELU())
             layers.append(nn.Linear(width_in, width_out))
         self.mlp = nn.Sequential(*layers)
