@@ -114,3 +114,87 @@ def test_mismatched_shapes_are_rejected():
         apply_augmentation(torch.zeros((4, 1, 8, 8)), params)
     with pytest.raises(ValueError, match="4 samples"):
         apply_augmentation(torch.zeros((3, 1, 8, 8, 8)), params)
+
+
+def _reference_augmentation(x: torch.Tensor, params: AugmentationParams) -> torch.Tensor:
+    """The plain implementation the vectorized one must match bit for bit: whole-batch clones,
+    both gamma branches, out-of-place arithmetic."""
+    if params.flips.any():
+        out = x.clone()
+        for b, pattern in enumerate(params.flips):
+            if pattern.any():
+                out[b] = x[b].flip([1 + axis for axis in np.flatnonzero(pattern).tolist()])
+        x = out
+    if np.any(params.blur_sigma > 0):
+        sigma = params.blur_sigma
+        rows = np.flatnonzero(sigma > 0)
+        radius = int(np.ceil(3.0 * sigma.max()))
+        taps = np.arange(-radius, radius + 1)
+        weights = np.exp(-0.5 * (taps[None, :] / sigma[rows, None]) ** 2)
+        weights = weights / weights.sum(axis=1, keepdims=True)
+        kernel = torch.as_tensor(weights, dtype=x.dtype)
+        kernel = kernel.reshape(weights.shape + (1,) * (x.ndim - 1))
+        blurred = x[torch.as_tensor(rows)]
+        for axis in range(2, x.ndim):
+            shape = list(blurred.shape)
+            shape[axis] = radius
+            padded = torch.cat(
+                [
+                    blurred.narrow(axis, 0, 1).expand(shape),
+                    blurred,
+                    blurred.narrow(axis, blurred.shape[axis] - 1, 1).expand(shape),
+                ],
+                dim=axis,
+            )
+            summed = torch.zeros_like(blurred)
+            for k in range(len(taps)):
+                summed.addcmul_(padded.narrow(axis, k, x.shape[axis]), kernel[:, k])
+            blurred = summed
+        out = x.clone()
+        out[torch.as_tensor(rows)] = blurred
+        x = out
+
+    def per_sample(values):
+        return torch.as_tensor(values, dtype=x.dtype).reshape((-1,) + (1,) * (x.ndim - 1))
+
+    if not np.all(params.gamma == 1.0):
+        spatial = tuple(range(2, x.ndim))
+        low = x.amin(dim=spatial, keepdim=True)
+        span = x.amax(dim=spatial, keepdim=True) - low
+        exponent = per_sample(params.gamma)
+        normalized = ((x - low) / span.clamp_min(torch.finfo(x.dtype).tiny)).clamp(0.0, 1.0)
+        corrected = normalized.pow(exponent) * span + low
+        x = torch.where((exponent == 1.0) | (span <= 0), x, corrected)
+    x = x * per_sample(params.scale) + per_sample(params.shift)
+    if np.any(params.noise_std > 0):
+        generator = torch.Generator().manual_seed(params.noise_seed)
+        x = x + per_sample(params.noise_std) * torch.randn(x.shape, generator=generator)
+    return x
+
+
+@pytest.mark.parametrize("size", [(12, 10, 14), (16, 18), (40, 36, 32)])  # last: threaded
+@pytest.mark.parametrize(
+    "spec",
+    [
+        AugmentationSpec(),
+        AugmentationSpec(blur_probability=1.0, noise_std_max=0.1),
+        AugmentationSpec(flip_probability=0.0, blur_probability=0.5),
+        AugmentationSpec(flip_probability=1.0, gamma_range=(1.0, 1.0), noise_std_max=0.0),
+    ],
+    ids=["default", "blur-all", "no-flips", "flip-all-no-gamma"],
+)
+def test_augmentation_matches_the_plain_reference_bit_for_bit(size, spec):
+    rng = np.random.default_rng(7)
+    for trial in range(2 if np.prod(size) > 10_000 else 4):
+        x = _images(batch=6, channels=2, size=size) * 3 - 1
+        x[trial % 6, 1] = 0.25  # a constant channel: gamma leaves it alone
+        params = sample_augmentation(spec, 6, len(size), rng)
+        if trial == 1:  # identity gamma on some samples, and -0.0 as the minimum of one
+            params = replace(params, gamma=np.where(np.arange(6) % 2 == 0, 1.0, params.gamma))
+            x[0, 0, 0] = -0.0
+        before = x.clone()
+        want = _reference_augmentation(before, params)
+        got = apply_augmentation(x, params)
+        assert torch.equal(got, want)
+        assert torch.equal(got.signbit(), want.signbit())
+        assert torch.equal(x, before)  # the input is left alone

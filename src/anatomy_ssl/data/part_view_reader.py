@@ -22,9 +22,10 @@ def read_resampled_boxes(
 
     Boxes are shrunk with area averaging (anti-aliased) when they are at least as large as the
     output along every axis, and otherwise (bi/tri)linearly interpolated with
-    `align_corners=False`, so a box of exactly `out_size_vox` comes back unchanged. Boxes
-    differ in size from sample to sample, so each is read and resampled on its own (one memory
-    map slice per sample, as any per-sample dataset read).
+    `align_corners=False`, so a box of exactly `out_size_vox` comes back unchanged. Samples are
+    grouped by (volume, box size): each group is read in one call and resampled as one batch
+    (the same values as one sample at a time), and boxes already of the output size are copied
+    from the memory map straight into the output.
 
     Args:
         entries: the cached volumes `entry_index` refers to.
@@ -36,15 +37,30 @@ def read_resampled_boxes(
 
     Returns:
         `(B, C, *out_size_vox)` float32.
+
+    Raises:
+        ValueError: the volumes the samples come from have different channel counts.
     """
-    out = []
-    for entry, start, size in zip(entry_index, start_vox, size_vox, strict=True):
-        box = tuple(int(n) for n in size)
-        crop = torch.from_numpy(
-            entries[int(entry)].crops(start[None], box, with_label=False).image
-        ).float()  # (1, C, *box)
-        out.append(resample_to(crop, out_size_vox))
-    return torch.cat(out)
+    index = np.asarray(entry_index, dtype=np.int64).reshape(-1)  # (B,)
+    starts = np.asarray(start_vox, dtype=np.int64).reshape(len(index), -1)  # (B, S)
+    sizes = np.asarray(size_vox, dtype=np.int64).reshape(starts.shape)  # (B, S)
+    out_size = tuple(int(n) for n in out_size_vox)
+    keys, group = np.unique(np.column_stack([index, sizes]), axis=0, return_inverse=True)
+    group = group.reshape(-1)  # (B,) (volume, box size) group of each sample
+    channels = {entries[int(entry)].channels for entry in keys[:, 0]}
+    if len(channels) != 1:
+        raise ValueError(f"the boxes' volumes have different channel counts: {channels}")
+    out = torch.empty((len(index), channels.pop(), *out_size), dtype=torch.float32)
+    for number, key in enumerate(keys.tolist()):
+        entry, box = entries[key[0]], tuple(key[1:])
+        rows = np.flatnonzero(group == number)
+        if box == out_size:
+            entry.read_image_into(out.numpy(), rows.tolist(), starts[rows], box)
+            continue
+        crops = np.empty((len(rows), out.shape[1], *box), dtype=np.float32)
+        entry.read_image_into(crops, range(len(rows)), starts[rows], box)
+        out[torch.from_numpy(rows)] = resample_to(torch.from_numpy(crops), out_size)
+    return out
 
 
 def resample_to(x: torch.Tensor, size_vox: tuple[int, ...]) -> torch.Tensor:

@@ -12,11 +12,11 @@ from anatomy_ssl.preprocess.cached_volume import CachedVolume
 
 
 def read_views(entries: Sequence[CachedVolume], specs: Sequence[ViewSpec]) -> list[torch.Tensor]:
-    """Cut every view of a batch, one `CachedVolume.crops` call per (entry, view).
+    """Cut every view of a batch, one read per (entry, view).
 
-    Samples are grouped by entry so each memory map is opened once per view, then the crops are
-    scattered back into batch order. Crops are padded with each entry's background value where
-    they leave the volume; labels are not read.
+    Samples are grouped by entry so each entry is read once per view, and every crop is copied
+    from the memory map straight into its row of the batch (no intermediate copy). Crops are
+    padded with each entry's background value where they leave the volume; labels are not read.
 
     Args:
         entries: the cached volumes `ViewSpec.entry_index` refers to.
@@ -33,15 +33,13 @@ def read_views(entries: Sequence[CachedVolume], specs: Sequence[ViewSpec]) -> li
         order = np.argsort(spec.entry_index, kind="stable")  # (B,) samples grouped by entry
         used, first = np.unique(spec.entry_index[order], return_index=True)
         groups = np.split(order, first[1:])  # sample rows of each used entry
-        crops = [
-            entries[int(entry)].crops(spec.start_vox[rows], spec.size_vox, with_label=False).image
-            for entry, rows in zip(used, groups, strict=True)
-        ]
-        channels = {crop.shape[1] for crop in crops}
+        channels = {entries[int(entry)].channels for entry in used}
         if len(channels) != 1:
             raise ValueError(f"entries of one batch have different channel counts: {channels}")
         out = np.empty((spec.batch_size, channels.pop(), *spec.size_vox), dtype=np.float32)
-        for rows, crop in zip(groups, crops, strict=True):
-            out[rows] = crop  # (n_entry, C, *size) scattered into batch order
+        for entry, rows in zip(used, groups, strict=True):
+            entries[int(entry)].read_image_into(
+                out, rows.tolist(), spec.start_vox[rows], spec.size_vox
+            )
         views.append(torch.from_numpy(out))
     return views
