@@ -77,6 +77,7 @@ def test_batch_norm_in_the_head_separates_inputs_that_share_one_dominant_directi
     shared = 100.0 * torch.nn.functional.normalize(torch.randn(1, 32), dim=1)
     x = shared + 0.05 * torch.randn(16, 32)
 
+    @torch.no_grad()
     def mean_pairwise_cosine(head: DINOHead) -> float:
         codes = torch.nn.functional.normalize(head.mlp(x), dim=1)
         cosines = codes @ codes.T
