@@ -56,6 +56,8 @@ from typing import Any
 
 import numpy as np
 
+from process_memory import reset_peak_rss
+
 SOURCE_SPACING_MM = (0.7, 0.7, 1.0)
 TARGET_SPACING_MM = (1.5, 1.5, 1.5)
 WORKER_FLAG = "--worker"
@@ -82,15 +84,6 @@ def _peak_rss_mb() -> float:
     """Peak resident set of this process (VmHWM; not `ru_maxrss`, which Linux carries across
     fork + exec, so a spawned child would report its parent's peak)."""
     return _status_mb("VmHWM")
-
-
-def _reset_peak_rss() -> bool:
-    """Restart VmHWM from the current resident set (Linux >= 4.0); False where not allowed."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
 
 
 def _folder_mb(folder: Path) -> float:
@@ -319,7 +312,7 @@ def _worker_main(config: dict[str, Any]) -> None:
         "rss_after_build_mb": _rss_mb(),
         "peak_rss_build_mb": _peak_rss_mb(),
     }
-    reply["peak_reset"] = _reset_peak_rss()  # the sampling peak starts from the built setup
+    reply["peak_reset"] = reset_peak_rss()  # the sampling peak starts from the built setup
     protocol.write(json.dumps(reply) + "\n")
     protocol.flush()
     for line in sys.stdin:
@@ -379,6 +372,16 @@ def alternate(workers: list[Worker], count: int, rounds: int) -> dict[str, list[
 
 def _median(rows: list[dict[str, Any]], key: str) -> float:
     return statistics.median(row[key] for row in rows)
+
+
+def _setup_summary(worker: Worker, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One setup's build facts, median crops/s and peak memory over its turns."""
+    return {
+        **worker.build,
+        "crops_per_s": _median(rows, "crops_per_s"),
+        "peak_rss_sampling_mb": max(row["peak_rss_sampling_mb"] for row in rows),
+        "turns": rows,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -499,12 +502,7 @@ def bench_sampling(
     setups: dict[str, Any] = {}
     for worker in workers:
         rows = turns[worker.name]
-        setups[worker.name] = {
-            **worker.build,
-            "crops_per_s": _median(rows, "crops_per_s"),
-            "peak_rss_sampling_mb": max(row["peak_rss_sampling_mb"] for row in rows),
-            "turns": rows,
-        }
+        setups[worker.name] = _setup_summary(worker, rows)
         if "items_crops_per_s" in rows[0]:
             setups[worker.name]["items_crops_per_s"] = _median(rows, "items_crops_per_s")
     ours = turns["anatomy-ssl cache"]
@@ -591,13 +589,7 @@ def bench_big_cache(args: argparse.Namespace, cache: Path, crops: int) -> dict[s
             worker.close()
     report: dict[str, Any] = {"crop": args.crop, "crops_per_turn": crops}
     for worker in workers:
-        rows = turns[worker.name]
-        report[worker.name] = {
-            **worker.build,
-            "crops_per_s": _median(rows, "crops_per_s"),
-            "peak_rss_sampling_mb": max(row["peak_rss_sampling_mb"] for row in rows),
-            "turns": rows,
-        }
+        report[worker.name] = _setup_summary(worker, turns[worker.name])
     if "baseline" in turns:
         report["speedup"] = statistics.median(
             a["crops_per_s"] / b["crops_per_s"]

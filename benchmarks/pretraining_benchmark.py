@@ -63,6 +63,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from process_memory import reset_peak_rss
+
 if TYPE_CHECKING:
     from anatomy_ssl.training.step_progress import StepProgress
 
@@ -337,15 +339,6 @@ def _compute_reference(config: Any, suite: Suite, device: Any) -> dict[str, floa
     return result
 
 
-def _reset_peak_rss() -> bool:
-    """Restart VmHWM from the current resident set (Linux >= 4.0: `5 > /proc/self/clear_refs`)."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
 def _combine(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """The two compute-alone measurements (equal step counts) as one."""
     s_per_step = (before["s_per_step"] + after["s_per_step"]) / 2
@@ -400,7 +393,7 @@ def measure_method(
         if gpu:
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
-        row["peak_rss_reset"] = _reset_peak_rss()
+        row["peak_rss_reset"] = reset_peak_rss()
         row["rss_at_start_mb"] = psutil.Process().memory_info().rss / 1e6
         with _TreePssSampler() as sampler:
             result = pretrain_run.pretrain(config, run_dir, progress=False)
