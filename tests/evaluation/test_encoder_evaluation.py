@@ -160,6 +160,35 @@ def test_few_shot_segmentation_writes_per_seed_records_and_an_overlay(scratch_an
     assert overlay.is_file() and overlay.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_more_seeds_run_only_the_new_seeds_and_match_a_full_grid(scratch_and_data, tmp_path):
+    encoder, data = scratch_and_data
+    grid = {"train_split": "train", "test_split": "val", "k": [1], "modes": ["finetune"]}
+    grid |= {"steps": 2, "crop_vox": 16, "batch_size": 2}
+    first = {"few_shot_segmentation": {**grid, "seeds": [0]}}
+    grown = {"few_shot_segmentation": {**grid, "seeds": [0, 1]}}
+    fsl = ["few_shot_segmentation"]
+    evaluate_encoder(encoder, data, tmp_path / "a", protocols=fsl, settings=first, progress=False)
+    seed0 = tmp_path / "a" / "phantom" / "scratch" / "few_shot_segmentation-seed0.json"
+    stamp = json.loads(seed0.read_text())["created_utc"]
+    added = evaluate_encoder(
+        encoder, data, tmp_path / "a", protocols=fsl, settings=grown, progress=False
+    )
+    assert [r.seed for r in added] == [1]  # seed 0 kept, not run again
+    assert json.loads(seed0.read_text())["created_utc"] == stamp
+    assert added[0].settings["seeds"] == (0, 1)  # the grid the seed belongs to
+    whole = evaluate_encoder(
+        encoder, data, tmp_path / "b", protocols=fsl, settings=grown, progress=False
+    )
+    dice = {k: v for k, v in added[0].metrics.items() if not k.endswith("_seconds")}
+    assert dice == {k: whole[1].metrics[k] for k in dice}  # a seed's run ignores the others
+    assert (
+        evaluate_encoder(
+            encoder, data, tmp_path / "a", protocols=fsl, settings=grown, progress=False
+        )
+        == []
+    )
+
+
 def test_keep_going_records_a_failed_protocol_and_runs_the_next(scratch_and_data, tmp_path):
     encoder, data = scratch_and_data
     settings = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,11 @@ from anatomy_ssl.export import load_encoder, read_card
 from anatomy_ssl.preprocess import PreprocessSpec
 
 log = logging.getLogger(__name__)
+
+SEED_BY_SEED_PROTOCOLS = frozenset({"few_shot_segmentation"})
+"""Protocols whose run for one seed does not depend on the other seeds (the k-subset, the
+initialisation and the crops come from that seed alone), so growing the seed list runs only the
+new seeds and keeps the records already made."""
 
 
 def evaluate_encoder(
@@ -57,7 +62,8 @@ def evaluate_encoder(
         workers: preprocessing processes, and few-shot runs trained at once on the CPU.
         skip_done: a protocol whose records all exist, made from this export with these
             settings, is not run again (resumable suites); a retrained encoder or a changed
-            recipe runs it again.
+            recipe runs it again. For `SEED_BY_SEED_PROTOCOLS`, only the seeds without a
+            current record run, so adding seeds to a finished grid costs only the new seeds.
         keep_going: a protocol that fails (bad data for it, too few subjects) is logged and
             its error written to `<records>/<dataset>/<method>/<protocol>.error.txt`, and the
             next protocol runs; otherwise the error propagates.
@@ -92,21 +98,37 @@ def evaluate_encoder(
     }
     written: list[EvaluationRecord] = []
     for protocol in protocols:
-        seeds = getattr(parsed[protocol], "seeds", (0,))
-        paths = [records_dir / dataset.name / label / f"{protocol}-seed{s}.json" for s in seeds]
-        if skip_done and all(
-            _current(path, encoder_info, asdict(parsed[protocol])) for path in paths
-        ):
+        full = asdict(parsed[protocol])
+        seeds = tuple(full.get("seeds", (0,)))
+        by_seed = protocol in SEED_BY_SEED_PROTOCOLS
+        folder = records_dir / dataset.name / label
+        missing = [
+            seed
+            for seed in seeds
+            if not (
+                skip_done
+                and _current(
+                    folder / f"{protocol}-seed{seed}.json",
+                    encoder_info,
+                    full,
+                    ignore=("seeds",) if by_seed else (),
+                )
+            )
+        ]
+        if not missing:
             log.info("%s / %s / %s: records exist, skipped", dataset.name, label, protocol)
             continue
-        folder = records_dir / dataset.name / label
+        run_settings = dict(settings.get(protocol) or {})
+        if by_seed and len(missing) < len(seeds):
+            log.info("%s / %s / %s: running seeds %s", dataset.name, label, protocol, missing)
+            run_settings["seeds"] = missing
         try:
             records = run_protocol(
                 protocol,
                 encoder,
                 dataset,
                 method=label,
-                settings=settings.get(protocol),
+                settings=run_settings,
                 encoder_info=encoder_info,
                 artifacts_dir=folder,
                 device=device,
@@ -122,15 +144,22 @@ def evaluate_encoder(
             continue
         (folder / f"{protocol}.error.txt").unlink(missing_ok=True)
         for record in records:
+            record = replace(record, settings=full)  # the whole grid the seed belongs to
             write_record(record, records_dir)
-        written.extend(records)
+            written.append(record)
     return written
 
 
-def _current(path: Path, encoder_info: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
+def _current(
+    path: Path,
+    encoder_info: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    *,
+    ignore: Sequence[str] = (),
+) -> bool:
     """Whether the record at `path` exists and was made from this export with these settings
-    (a retrained encoder or a changed recipe makes it stale). Records written before exports
-    were identified by their time are matched by step."""
+    (a retrained encoder or a changed recipe makes it stale), the `ignore` keys left out.
+    Records written before exports were identified by their time are matched by step."""
     if not path.is_file():
         return False
     try:
@@ -138,7 +167,8 @@ def _current(path: Path, encoder_info: Mapping[str, Any], settings: Mapping[str,
     except InputError:
         return False
     key = "created_utc" if "created_utc" in record.encoder else "step"
-    same_settings = json.dumps(record.settings, sort_keys=True) == json.dumps(
-        settings, sort_keys=True
-    )
-    return record.encoder.get(key) == encoder_info[key] and same_settings
+
+    def kept(values: Mapping[str, Any]) -> str:
+        return json.dumps({k: v for k, v in values.items() if k not in ignore}, sort_keys=True)
+
+    return record.encoder.get(key) == encoder_info[key] and kept(record.settings) == kept(settings)

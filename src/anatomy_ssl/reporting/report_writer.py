@@ -229,9 +229,12 @@ def _settings(records: Sequence[EvaluationRecord]) -> tuple[tuple[str, str], ...
 
 
 def _settings_text(settings: dict[str, Any]) -> str:
+    """`key=value; ...` without the seed list: the table's Seeds column counts the seeds, and a
+    grid grown by more seeds keeps its earlier records."""
     parts = [
         f"{key}={json.dumps(value, sort_keys=True, separators=(',', ':'))}"
         for key, value in sorted(settings.items())
+        if key != "seeds"
     ]
     return "; ".join(parts).replace("`", "'")
 
