@@ -247,3 +247,26 @@ def test_runs_in_worker_processes_come_back_in_grid_order_with_the_same_scores(s
         np.testing.assert_allclose(a.dice_per_volume, b.dice_per_volume, atol=1e-6)
     assert [seed for seed, _ in seen] == [0, 1, 0, 1]
     assert all(len(losses) == 2 for _, losses in seen)
+
+
+def test_knn_mode_trains_nothing_and_is_scored_like_the_others(subjects):
+    train, test = subjects
+    encoder = create_encoder("test_resunet", spatial_dims=3, in_channels=1)
+    seen = []
+    records = run_few_shot_segmentation(
+        encoder,
+        train,
+        test,
+        k_values=[1, 2],
+        seeds=[0],
+        modes=["knn"],
+        steps=5,
+        crop_size_vox=8,
+        window_vox=16,
+        progress=False,
+        on_run=lambda record, trained: seen.append(record),
+    )
+    assert [(r.k, r.mode, r.steps) for r in records] == [(1, "knn", 0), (2, "knn", 0)]
+    assert seen == []  # no network to show
+    assert records[1].dice_per_volume.shape == (2, 3)
+    assert 0.0 < records[1].mean_dice <= 1.0  # boxes of distinct intensity: labels transfer

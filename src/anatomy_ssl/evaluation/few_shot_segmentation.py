@@ -1,11 +1,12 @@
 """Few-shot segmentation (docs/architecture.md, protocols 1 and 5): the grid of k x seeds x modes.
 
 For every k (labeled training subjects), seed and mode ("finetune", "frozen", "frozen_deep"),
-a network is
-trained from the encoder on the seed's k-subset (`few_shot_subsets`) and scored by Dice per
-structure on one fixed held-out test set. `summarize_few_shot` gives the mean over seeds with a
-95% bootstrap interval per (mode, k), `label_efficiency_curve` the Dice-vs-k line of protocol 5,
-and `compare_few_shot` a method against a baseline (e.g. scratch) on paired runs.
+a network is trained from the encoder on the seed's k-subset (`few_shot_subsets`) and scored by
+Dice per structure on one fixed held-out test set; mode "knn" trains nothing and transfers the
+subset's labels by nearest neighbours in the frozen deep maps (`knn_label_transfer`).
+`summarize_few_shot` gives the mean over seeds with a 95% bootstrap interval per (mode, k),
+`label_efficiency_curve` the Dice-vs-k line of protocol 5, and `compare_few_shot` a method
+against a baseline (e.g. scratch) on paired runs.
 `few_shot_outcomes` packs the runs per seed into the fields of the project's `EvaluationRecord`
 (and `few_shot_records_from_evaluation` unpacks them for reports).
 """
@@ -33,6 +34,7 @@ from anatomy_ssl.evaluation.bootstrap_interval import (
 )
 from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord
 from anatomy_ssl.evaluation.few_shot_subsets import ALL, few_shot_subsets
+from anatomy_ssl.evaluation.knn_label_transfer import knn_label_transfer
 from anatomy_ssl.evaluation.segmentation_finetuning import (
     MODES,
     FineTunedSegmenter,
@@ -47,6 +49,8 @@ from anatomy_ssl.preprocess import CachedVolume
 DEFAULT_K_VALUES: tuple[int | str, ...] = (1, 2, 5, 10, ALL)
 DEFAULT_SEEDS = (0, 1, 2)
 PROTOCOL = "few_shot_segmentation"
+KNN_MODE = "knn"
+GRID_MODES = (*MODES, KNN_MODE)
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ class FewShotRecord:
     Attributes:
         k: labeled training subjects used.
         seed: the run's seed (chooses the k-subset, initialisation and crops).
-        mode: "finetune", "frozen" or "frozen_deep".
+        mode: "finetune", "frozen", "frozen_deep" or "knn".
         train_subjects: the k subject ids (sorted).
         test_subjects: the test subject ids, in the order of `dice_per_volume` rows.
         structure_labels: `(K,)` label values scored (1..num_classes-1).
@@ -254,7 +258,8 @@ def run_few_shot_segmentation(
             subjects are skipped with a warning; sizes that coincide (10 and "all" with 10
             subjects) run once.
         seeds: one run per seed (>= 3 for an interval worth reading).
-        modes: any of "finetune", "frozen", "frozen_deep".
+        modes: any of "finetune", "frozen", "frozen_deep", "knn" (no training: `steps` and
+            the optimizer settings do not apply; its record has 0 steps).
         num_classes: classes with background; default `infer_num_classes` of all volumes.
         steps: optimizer steps per run.
         crop_size_vox: training crop side or sizes (rounded up to the encoder's multiple).
@@ -271,8 +276,9 @@ def run_few_shot_segmentation(
         bf16: bfloat16 autocast (GPUs).
         decoder_channels: U-Net decoder widths ("finetune").
         progress: show a tqdm bar over runs.
-        on_run: called after each run with its record and trained network (e.g. to save a
+        on_run: called after each trained run with its record and network (e.g. to save a
             segmentation overlay with `predict_label_map`); the network is dropped afterwards.
+            Not called for "knn", which has no network.
         workers: runs trained at once on the CPU, each in its own process with an equal share
             of torch's threads (the runs are small, so two single-threaded processes on two
             cores do far more than one with two threads); records come back in grid order
@@ -281,9 +287,9 @@ def run_few_shot_segmentation(
     Returns:
         One record per run, ordered by k, then seed, then mode.
     """
-    unknown = sorted(set(modes) - set(MODES))
+    unknown = sorted(set(modes) - set(GRID_MODES))
     if unknown:
-        raise ValueError(f"unknown mode(s) {unknown}; choose from {MODES}")
+        raise ValueError(f"unknown mode(s) {unknown}; choose from {GRID_MODES}")
     if not seeds:
         raise ValueError("need at least one seed")
     if not test_volumes:
@@ -340,8 +346,7 @@ def run_few_shot_segmentation(
     with bar, _run_pool(workers if torch.device(device).type == "cpu" else 1, common) as run:
         for record, trained in run(jobs):
             records.append(record)
-            if on_run is not None:
-                assert trained is not None
+            if on_run is not None and trained is not None:
                 on_run(record, trained)
             bar.set_postfix(
                 k=record.k, seed=record.seed, mode=record.mode, dice=f"{record.mean_dice:.3f}"
@@ -579,9 +584,11 @@ _WORKER_COMMON: _RunCommon | None = None  # a pool worker's copy, sent once at s
 def _train_and_score(
     job: _RunJob, common: _RunCommon | None = None
 ) -> tuple[FewShotRecord, FineTunedSegmenter | None]:
-    """Train one network of the grid and score it on the test set."""
+    """Train one network of the grid and score it on the test set (or transfer labels)."""
     common = common or _WORKER_COMMON
     assert common is not None
+    if job.mode == KNN_MODE:
+        return _transfer_and_score(job, common), None
     trained = finetune_segmentation(
         common.encoder,
         job.volumes,
@@ -610,6 +617,29 @@ def _train_and_score(
         train_seconds=trained.train_seconds,
     )
     return record, trained if job.keep_network else None
+
+
+def _transfer_and_score(job: _RunJob, common: _RunCommon) -> FewShotRecord:
+    """The "knn" cell of the grid: label transfer from the subset, nothing trained."""
+    result = knn_label_transfer(
+        common.encoder,
+        job.volumes,
+        common.test_volumes,
+        num_classes=common.num_classes,
+        tile_vox=common.window,
+        seed=job.seed,
+        device=common.training["device"],
+    )
+    return FewShotRecord.from_per_volume(
+        k=job.k,
+        seed=job.seed,
+        mode=job.mode,
+        train_subjects=job.subjects,
+        test_subjects=common.test_ids,
+        dice_per_volume=result.dice_per_volume,
+        steps=0,
+        train_seconds=result.seconds,
+    )
 
 
 def _start_worker(common: _RunCommon, threads: int) -> None:

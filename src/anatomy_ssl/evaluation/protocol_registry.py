@@ -21,6 +21,7 @@ from anatomy_ssl.errors import ConfigError, InputError
 from anatomy_ssl.evaluation.evaluation_dataset import EvaluationDataset, EvaluationSubject
 from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord
 from anatomy_ssl.evaluation.few_shot_segmentation import (
+    KNN_MODE,
     FewShotRecord,
     few_shot_outcomes,
     run_few_shot_segmentation,
@@ -186,11 +187,13 @@ def _few_shot_segmentation(
     sizes = [len(train) if str(k).lower() == "all" else int(k) for k in settings.k]
     largest_k = max((size for size in sizes if size <= len(train)), default=len(train))
 
+    trained_modes = [mode for mode in settings.modes if mode != KNN_MODE]
+
     def save_overlay(record: FewShotRecord, trained: FineTunedSegmenter) -> None:
-        # one picture per seed: the first mode at the largest k, on the first test volume
+        # one picture per seed: the first trained mode at the largest k, on the first test volume
         if not settings.overlay or context.artifacts_dir is None:
             return
-        if record.k != largest_k or record.mode != settings.modes[0]:
+        if record.k != largest_k or record.mode != trained_modes[0]:
             return
         volume = test[0]
         image = volume.load_image()

@@ -23,7 +23,8 @@ class FewShotSegmentationSettings:
         k: labeled volumes per run; "all" = the whole training split.
         seeds: one k-subset and one training run per seed.
         modes: "finetune" (encoder + decoder trained), "frozen" (linear head on every frozen
-            map) and/or "frozen_deep" (the head without the finest map).
+            map), "frozen_deep" (the head without the finest map) and/or "knn" (no training:
+            labels transferred by nearest neighbours in the frozen deep maps).
         steps: optimizer steps per run.
         crop_vox: training crop side (voxels); also the sliding-window size.
         batch_size: crops per step.
@@ -38,7 +39,7 @@ class FewShotSegmentationSettings:
     test_split: str = "test"
     k: tuple[int | str, ...] = (1, 2, 5)
     seeds: tuple[int, ...] = (0, 1, 2)
-    modes: tuple[Literal["finetune", "frozen", "frozen_deep"], ...] = (
+    modes: tuple[Literal["finetune", "frozen", "frozen_deep", "knn"], ...] = (
         "finetune",
         "frozen",
         "frozen_deep",

@@ -24,6 +24,7 @@ _MODE_TITLES = {
     "finetune": "fine-tuned encoder",
     "frozen": "frozen encoder",
     "frozen_deep": "frozen encoder, deeper maps",
+    "knn": "frozen deeper maps, nearest-neighbour labels",
 }
 
 
