@@ -189,6 +189,28 @@ def test_more_seeds_run_only_the_new_seeds_and_match_a_full_grid(scratch_and_dat
     )
 
 
+def test_new_modes_run_only_the_new_cells_and_extend_the_records(scratch_and_data, tmp_path):
+    encoder, data = scratch_and_data
+    grid = {"train_split": "train", "test_split": "val", "k": [1], "steps": 2, "crop_vox": 16}
+    fsl = ["few_shot_segmentation"]
+    before = {"few_shot_segmentation": {**grid, "seeds": [0], "modes": ["finetune"]}}
+    after = {"few_shot_segmentation": {**grid, "seeds": [0, 1], "modes": ["finetune", "knn"]}}
+    evaluate_encoder(encoder, data, tmp_path, protocols=fsl, settings=before, progress=False)
+    path = tmp_path / "phantom" / "scratch" / "few_shot_segmentation-seed0.json"
+    finetuned = json.loads(path.read_text())["metrics"]["finetune_k1_dice"]
+    grown = evaluate_encoder(encoder, data, tmp_path, protocols=fsl, settings=after, progress=False)
+    by_seed = {record.seed: record for record in grown}
+    assert sorted(by_seed) == [0, 1]
+    seed0 = by_seed[0]
+    assert seed0.metrics["finetune_k1_dice"] == finetuned  # kept, not trained again
+    assert "knn_k1_dice" in seed0.metrics and "knn_k1_dice" in seed0.samples
+    assert [run["mode"] for run in seed0.details["runs"]] == ["finetune", "knn"]
+    assert list(seed0.settings["modes"]) == ["finetune", "knn"]
+    assert {"finetune_k1_dice", "knn_k1_dice"} <= set(by_seed[1].metrics)
+    again = evaluate_encoder(encoder, data, tmp_path, protocols=fsl, settings=after, progress=False)
+    assert again == []
+
+
 def test_keep_going_records_a_failed_protocol_and_runs_the_next(scratch_and_data, tmp_path):
     encoder, data = scratch_and_data
     settings = {

@@ -270,3 +270,25 @@ def test_knn_mode_trains_nothing_and_is_scored_like_the_others(subjects):
     assert seen == []  # no network to show
     assert records[1].dice_per_volume.shape == (2, 3)
     assert 0.0 < records[1].mean_dice <= 1.0  # boxes of distinct intensity: labels transfer
+
+
+def test_merging_refuses_records_of_different_seeds():
+    from anatomy_ssl.evaluation.few_shot_segmentation import merge_few_shot_records
+
+    def record(seed, mode):
+        return EvaluationRecord(
+            method="scratch",
+            dataset="d",
+            protocol=PROTOCOL,
+            seed=seed,
+            metrics={f"{mode}_k1_dice": 0.5},
+            settings={"modes": [mode]},
+            details={"runs": [{"mode": mode}], "overlay_png": "x.png"},
+        )
+
+    merged = merge_few_shot_records(record(0, "finetune"), record(0, "knn"))
+    assert set(merged.metrics) == {"finetune_k1_dice", "knn_k1_dice"}
+    assert merged.settings["modes"] == ["finetune", "knn"]
+    assert merged.details["overlay_png"] == "x.png" and len(merged.details["runs"]) == 2
+    with pytest.raises(ValueError, match="cannot merge"):
+        merge_few_shot_records(record(0, "finetune"), record(1, "knn"))

@@ -17,6 +17,7 @@ from typing import Any
 from anatomy_ssl.errors import AnatomySSLError, InputError
 from anatomy_ssl.evaluation.evaluation_dataset import load_evaluation_dataset
 from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord, read_record, write_record
+from anatomy_ssl.evaluation.few_shot_segmentation import merge_few_shot_records
 from anatomy_ssl.evaluation.protocol_registry import parse_settings, run_protocol
 from anatomy_ssl.export import load_encoder, read_card
 from anatomy_ssl.preprocess import PreprocessSpec
@@ -24,9 +25,10 @@ from anatomy_ssl.preprocess import PreprocessSpec
 log = logging.getLogger(__name__)
 
 SEED_BY_SEED_PROTOCOLS = frozenset({"few_shot_segmentation"})
-"""Protocols whose run for one seed does not depend on the other seeds (the k-subset, the
-initialisation and the crops come from that seed alone), so growing the seed list runs only the
-new seeds and keeps the records already made."""
+"""Protocols whose run for one seed and mode does not depend on the other seeds or modes (the
+k-subset, the initialisation and the crops come from that seed alone), so growing the seed list
+or the modes runs only the new cells and keeps (and, for new modes, extends) the records already
+made."""
 
 
 def evaluate_encoder(
@@ -62,8 +64,9 @@ def evaluate_encoder(
         workers: preprocessing processes, and few-shot runs trained at once on the CPU.
         skip_done: a protocol whose records all exist, made from this export with these
             settings, is not run again (resumable suites); a retrained encoder or a changed
-            recipe runs it again. For `SEED_BY_SEED_PROTOCOLS`, only the seeds without a
-            current record run, so adding seeds to a finished grid costs only the new seeds.
+            recipe runs it again. For `SEED_BY_SEED_PROTOCOLS`, only the (seed, mode) cells
+            without a current record run, so adding seeds or modes to a finished grid costs
+            only the new cells.
         keep_going: a protocol that fails (bad data for it, too few subjects) is logged and
             its error written to `<records>/<dataset>/<method>/<protocol>.error.txt`, and the
             next protocol runs; otherwise the error propagates.
@@ -99,55 +102,79 @@ def evaluate_encoder(
     written: list[EvaluationRecord] = []
     for protocol in protocols:
         full = asdict(parsed[protocol])
-        seeds = tuple(full.get("seeds", (0,)))
-        by_seed = protocol in SEED_BY_SEED_PROTOCOLS
         folder = records_dir / dataset.name / label
-        missing = [
-            seed
-            for seed in seeds
-            if not (
-                skip_done
-                and _current(
-                    folder / f"{protocol}-seed{seed}.json",
-                    encoder_info,
-                    full,
-                    ignore=("seeds",) if by_seed else (),
-                )
-            )
-        ]
-        if not missing:
+        batches = _missing_runs(protocol, folder, full, encoder_info, skip_done=skip_done)
+        if not batches:
             log.info("%s / %s / %s: records exist, skipped", dataset.name, label, protocol)
             continue
-        run_settings = dict(settings.get(protocol) or {})
-        if by_seed and len(missing) < len(seeds):
-            log.info("%s / %s / %s: running seeds %s", dataset.name, label, protocol, missing)
-            run_settings["seeds"] = missing
-        try:
-            records = run_protocol(
-                protocol,
-                encoder,
-                dataset,
-                method=label,
-                settings=run_settings,
-                encoder_info=encoder_info,
-                artifacts_dir=folder,
-                device=device,
-                progress=progress,
-                workers=workers,
-            )
-        except (AnatomySSLError, ValueError) as error:
-            if not keep_going:
-                raise
-            log.error("%s / %s / %s failed: %s", dataset.name, label, protocol, error)
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{protocol}.error.txt").write_text(f"{type(error).__name__}: {error}\n")
-            continue
-        (folder / f"{protocol}.error.txt").unlink(missing_ok=True)
-        for record in records:
-            record = replace(record, settings=full)  # the whole grid the seed belongs to
-            write_record(record, records_dir)
-            written.append(record)
+        for overrides in batches:
+            if overrides:
+                log.info("%s / %s / %s: running %s", dataset.name, label, protocol, overrides)
+            try:
+                records = run_protocol(
+                    protocol,
+                    encoder,
+                    dataset,
+                    method=label,
+                    settings={**(settings.get(protocol) or {}), **overrides},
+                    encoder_info=encoder_info,
+                    artifacts_dir=folder,
+                    device=device,
+                    progress=progress,
+                    workers=workers,
+                )
+            except (AnatomySSLError, ValueError) as error:
+                if not keep_going:
+                    raise
+                log.error("%s / %s / %s failed: %s", dataset.name, label, protocol, error)
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / f"{protocol}.error.txt").write_text(f"{type(error).__name__}: {error}\n")
+                break
+            (folder / f"{protocol}.error.txt").unlink(missing_ok=True)
+            for record in records:
+                if "modes" in overrides:  # the seed's other modes are in its earlier record
+                    earlier = read_record(folder / f"{protocol}-seed{record.seed}.json")
+                    record = merge_few_shot_records(earlier, record)
+                    record = replace(record, settings={**full, "modes": record.settings["modes"]})
+                else:
+                    record = replace(record, settings=full)  # the whole grid the seed is in
+                write_record(record, records_dir)
+                written.append(record)
     return written
+
+
+def _missing_runs(
+    protocol: str,
+    folder: Path,
+    full: Mapping[str, Any],
+    encoder_info: Mapping[str, Any],
+    *,
+    skip_done: bool,
+) -> list[dict[str, Any]]:
+    """The protocol calls still needed, as overrides of its settings: `[]` when every record is
+    current, `[{}]` for the whole protocol, and for `SEED_BY_SEED_PROTOCOLS` one call per set
+    of missing modes with the seeds that miss them (`{"seeds": [...], "modes": [...]}`; a seed
+    without a current record misses every mode)."""
+    seeds = tuple(full.get("seeds", (0,)))
+    paths = {seed: folder / f"{protocol}-seed{seed}.json" for seed in seeds}
+    if protocol not in SEED_BY_SEED_PROTOCOLS:
+        current = skip_done and all(_current(p, encoder_info, full) for p in paths.values())
+        return [] if current else [{}]
+    modes = tuple(full["modes"])
+    missing: dict[tuple[str, ...], list[int]] = {}
+    for seed, path in paths.items():
+        needed = modes
+        if skip_done and _current(path, encoder_info, full, ignore=("seeds", "modes")):
+            done = set(read_record(path).settings.get("modes", ()))
+            needed = tuple(mode for mode in modes if mode not in done)
+        if needed:
+            missing.setdefault(needed, []).append(seed)
+    if list(missing) == [modes] and len(missing[modes]) == len(seeds):
+        return [{}]
+    return [
+        {"seeds": group} if needed == modes else {"seeds": group, "modes": list(needed)}
+        for needed, group in missing.items()
+    ]
 
 
 def _current(

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -488,6 +488,39 @@ def few_shot_outcomes(records: Sequence[FewShotRecord]) -> list[dict[str, Any]]:
             }
         )
     return outcomes
+
+
+def merge_few_shot_records(earlier: EvaluationRecord, added: EvaluationRecord) -> EvaluationRecord:
+    """One seed's record with the runs of `added` (new modes) joined to those of `earlier`.
+
+    Metrics, samples and runs are united (`added` wins a name both have); other details (the
+    overlay) and everything else come from `earlier`, with `settings["modes"]` the earlier
+    modes followed by the new ones.
+
+    Raises:
+        ValueError: records of different seeds, methods, datasets or protocols.
+    """
+    keys = ("seed", "method", "dataset", "protocol")
+    if any(getattr(earlier, key) != getattr(added, key) for key in keys):
+        raise ValueError(
+            "cannot merge few-shot records of different "
+            + "/".join(f"{getattr(earlier, k)}|{getattr(added, k)}" for k in keys)
+        )
+    new_modes = [
+        mode
+        for mode in added.settings.get("modes", ())
+        if mode not in earlier.settings.get("modes", ())
+    ]
+    runs = [run for run in earlier.details.get("runs", []) if run["mode"] not in new_modes] + list(
+        added.details.get("runs", [])
+    )
+    return replace(
+        earlier,
+        metrics={**earlier.metrics, **added.metrics},
+        samples={**earlier.samples, **added.samples},
+        settings={**earlier.settings, "modes": [*earlier.settings.get("modes", ()), *new_modes]},
+        details={**earlier.details, "runs": runs},
+    )
 
 
 def few_shot_records_from_evaluation(records: Sequence[EvaluationRecord]) -> list[FewShotRecord]:
