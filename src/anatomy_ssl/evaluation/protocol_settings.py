@@ -43,6 +43,7 @@ class FewShotSegmentationSettings:
         "finetune",
         "frozen",
         "frozen_deep",
+        "knn",
     )
     steps: int = 1000
     crop_vox: int = 32
