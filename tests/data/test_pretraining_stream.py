@@ -1,3 +1,4 @@
+import dataclasses
 import itertools
 
 import numpy as np
@@ -100,3 +101,22 @@ def test_invalid_inputs_are_clear_errors(entries_3d, entries_2d):
         _stream([*entries_3d, *entries_2d], [ViewGroup(2, (8, 8, 8))])
     with pytest.raises(ValueError, match="rank"):
         _stream(entries_3d, rank=2, world_size=2)
+
+
+def test_view_geometry_places_every_view_voxel_in_its_volume(entries_3d):
+    flips_only = dataclasses.replace(AugmentationSpec.none(), flip_probability=0.5)
+    stream = _stream(entries_3d, augmentation=flips_only, batch_size=6)
+    batch = stream.batch(2)
+    volumes = [CachedVolume(folder).load_image() for folder in entries_3d]
+    starts, flips = batch["view_start_vox"].numpy(), batch["view_flips"].numpy()
+    assert starts.shape == flips.shape == (4, 6, 3) and flips.any()
+    assert batch["spacing_mm"].shape == (6, 3)
+    rng = np.random.default_rng(0)
+    for v, view in enumerate(batch["views"]):
+        size = np.array(view.shape[2:])
+        for b in range(6):
+            image = volumes[int(batch["entry_index"][b])]
+            for u in rng.integers(0, size, size=(5, 3)):
+                voxel = starts[v, b] + np.where(flips[v, b], size - 1 - u, u)
+                if (voxel >= 0).all() and (voxel < image.shape[1:]).all():
+                    assert view[b, 0, u[0], u[1], u[2]] == image[0, voxel[0], voxel[1], voxel[2]]

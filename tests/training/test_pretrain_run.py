@@ -20,7 +20,7 @@ from anatomy_ssl.training.pretrain_config import resolve_pretrain_config
 from anatomy_ssl.training.pretrain_run import pretrain
 
 
-@pytest.mark.parametrize("method", ["simclr", "moco", "dino", "mae", "eden", "eden_v1"])
+@pytest.mark.parametrize("method", ["simclr", "moco", "dino", "mae", "eden", "eden_v1", "sam"])
 def test_every_method_trains_and_writes_its_run_folder(tiny_overrides, tmp_path, method):
     config = resolve_pretrain_config(tiny_overrides(method, steps=3))
     result = pretrain(config, tmp_path / "run", progress=False)
@@ -38,7 +38,7 @@ def test_every_method_trains_and_writes_its_run_folder(tiny_overrides, tmp_path,
     assert state["global_step"] == 3
 
 
-@pytest.mark.parametrize("method", ["simclr", "moco", "dino", "mae", "eden", "eden_v1"])
+@pytest.mark.parametrize("method", ["simclr", "moco", "dino", "mae", "eden", "eden_v1", "sam"])
 def test_every_method_trains_on_2d_radiographs(tiny_overrides, tiny_xray_cache, tmp_path, method):
     overrides = {**tiny_overrides(method, steps=2), "data.source": str(tiny_xray_cache)}
     result = pretrain(resolve_pretrain_config(overrides), tmp_path / "run", progress=False)
@@ -62,7 +62,7 @@ def _final_weights(run):
     return state["global_step"], state["state_dict"]
 
 
-@pytest.mark.parametrize("method", ["moco", "dino", "eden", "eden_v1"])
+@pytest.mark.parametrize("method", ["moco", "dino", "eden", "eden_v1", "sam"])
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_overrides, tmp_path, method):
     overrides = tiny_overrides(method, steps=30)
     overrides["trainer.checkpoint_every_steps"] = 3

@@ -18,7 +18,7 @@ from anatomy_ssl.configs.budget_defaults import AUTO
 from anatomy_ssl.configs.typed_config import config_to_dict
 from anatomy_ssl.transforms import AugmentationSpec
 
-METHOD_NAMES = ("simclr", "moco", "dino", "mae", "eden", "eden_v1")
+METHOD_NAMES = ("simclr", "moco", "dino", "mae", "eden", "eden_v1", "sam")
 
 
 @dataclass(frozen=True)
@@ -183,6 +183,33 @@ class MAEConfig:
 
 
 @dataclass(frozen=True)
+class SAMConfig:
+    """SAM-style anatomical embedding (Yan et al., IEEE TMI 2022): pixel-level InfoNCE between
+    two overlapping crops of one volume, on a fine and a coarse map of the encoder.
+
+    Attributes:
+        points_per_sample: anchor voxels drawn in the overlap of the two crops per sample.
+        negatives_per_sample: extra candidate voxels drawn anywhere in each sample's second
+            crop (the other anchors' matches are candidates too).
+        exclusion_radius_vox: candidates of the same volume closer than this to the anchor's
+            point (voxels, times the largest spacing) are the same anatomy, not negatives.
+        hard_negatives: the fine map keeps only this many most similar negatives per anchor
+            (SAM's hard-negative selection); the coarse map uses every negative.
+        temperature: InfoNCE temperature (SAM: 0.5).
+        fine_scale, coarse_scale: the encoder maps trained and later matched (the finest and
+            the coarsest by default, as the correspondence protocol reads them).
+    """
+
+    points_per_sample: int = 64
+    negatives_per_sample: int = 256
+    exclusion_radius_vox: float = 3.0
+    hard_negatives: int = 64
+    temperature: float = 0.5
+    fine_scale: int = 0
+    coarse_scale: int = -1
+
+
+@dataclass(frozen=True)
 class DecomposerConfig:
     """Eden's anatomy decomposer and coarse-to-fine schedule (methods `eden` and `eden_v1`).
 
@@ -276,6 +303,7 @@ class PretrainConfig:
     decomposer: DecomposerConfig = field(default_factory=DecomposerConfig)
     eden: EdenConfig = field(default_factory=EdenConfig)
     eden_v1: EdenV1Config = field(default_factory=EdenV1Config)
+    sam: SAMConfig = field(default_factory=SAMConfig)
 
     def __post_init__(self) -> None:
         if self.method not in METHOD_NAMES:

@@ -31,7 +31,11 @@ class PretrainingStream(IterableDataset[dict[str, Any]]):
     """Batches of views cut from cached volumes and augmented independently per view.
 
     Each batch is `{"views": [(B, C, *size) float32 per view, in group order],
-    "entry_index": (B,) int64 index into `entry_folders`, "step": int}`.
+    "entry_index": (B,) int64 index into `entry_folders`, "step": int}` and the geometry that
+    places every view voxel in its volume (for methods whose loss pairs voxels across views):
+    "view_start_vox" `(V, B, S)` int64 first voxel of each crop, "view_flips" `(V, B, S)` bool
+    mirrored axes, "spacing_mm" `(B, S)` float32 voxel size of each sample's volume. Voxel `u`
+    of view v, sample b lies at volume voxel `start + (size - 1 - u if flipped else u)`.
     """
 
     def __init__(
@@ -86,6 +90,9 @@ class PretrainingStream(IterableDataset[dict[str, Any]]):
                 f"view sizes are {view_sizes}; all must be 2D or all 3D"
             )
         self.volume_sizes = np.asarray(sizes, dtype=np.int64)  # (E, S) voxels
+        self.spacings_mm = np.asarray(
+            [CachedVolume(folder).spacing_mm for folder in self.entry_folders], dtype=np.float32
+        )  # (E, S) mm
         self.batch_size = batch_size
         self.seed = seed
         self.augmentation = augmentation
@@ -129,6 +136,9 @@ class PretrainingStream(IterableDataset[dict[str, Any]]):
             ],
             "entry_index": torch.from_numpy(specs[0].entry_index),
             "step": step,
+            "view_start_vox": torch.from_numpy(np.stack([spec.start_vox for spec in specs])),
+            "view_flips": torch.from_numpy(np.stack([view.flips for view in params])),
+            "spacing_mm": torch.from_numpy(self.spacings_mm[specs[0].entry_index]),
         }
 
     def __iter__(self) -> Iterator[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """Plain-torch losses: contrastive (NT-Xent, MoCo InfoNCE with a feature queue and the purposive
-pruner), DINO self-distillation, masked reconstruction and part-whole composition, with
-negatives gathered across ranks."""
+pruner), SAM's pixel-level InfoNCE, DINO self-distillation, masked reconstruction and part-whole
+composition, with negatives gathered across ranks."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from anatomy_ssl.losses.part_whole_losses import (
     cosine_distance,
     decomposability_loss,
 )
+from anatomy_ssl.losses.pixel_infonce_loss import correspondence_negative_mask, pixel_infonce_loss
 from anatomy_ssl.losses.purposive_pruner import prune_lookalike_negatives
+from anatomy_ssl.losses.token_alignment_loss import token_alignment_loss
 
 __all__ = [
     "DINOLoss",
@@ -29,11 +31,14 @@ __all__ = [
     "MoCoLoss",
     "NTXentLoss",
     "composability_loss",
+    "correspondence_negative_mask",
     "cosine_distance",
     "decomposability_loss",
     "gather_with_grad",
     "gather_without_grad",
     "masked_reconstruction_loss",
+    "pixel_infonce_loss",
     "prune_lookalike_negatives",
     "rank_and_world",
+    "token_alignment_loss",
 ]

@@ -11,6 +11,7 @@ from anatomy_ssl.methods.masked_modeling_method import MaskedModelingMethod
 from anatomy_ssl.methods.method_registry import METHODS, create_method
 from anatomy_ssl.methods.moco_method import MoCoMethod
 from anatomy_ssl.methods.pretraining_method import PretrainingMethod
+from anatomy_ssl.methods.sam_method import SAMMethod
 from anatomy_ssl.methods.simclr_method import SimCLRMethod
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "MaskedModelingMethod",
     "MoCoMethod",
     "PretrainingMethod",
+    "SAMMethod",
     "SimCLRMethod",
     "create_method",
 ]

@@ -9,6 +9,7 @@ from anatomy_ssl.methods.eden_v1_method import EdenV1Method
 from anatomy_ssl.methods.masked_modeling_method import MaskedModelingMethod
 from anatomy_ssl.methods.moco_method import MoCoMethod
 from anatomy_ssl.methods.pretraining_method import PretrainingMethod
+from anatomy_ssl.methods.sam_method import SAMMethod
 from anatomy_ssl.methods.simclr_method import SimCLRMethod
 from anatomy_ssl.models import Encoder
 
@@ -19,6 +20,7 @@ METHODS: dict[str, type[PretrainingMethod]] = {
     "mae": MaskedModelingMethod,
     "eden": EdenMethod,
     "eden_v1": EdenV1Method,
+    "sam": SAMMethod,
 }
 assert tuple(METHODS) == METHOD_NAMES
 

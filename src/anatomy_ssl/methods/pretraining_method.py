@@ -52,6 +52,13 @@ class PretrainingMethod(L.LightningModule):
         """Views `(B, C, *size)` -> (scalar loss, `(B, D)` embeddings for the collapse monitor)."""
         raise NotImplementedError
 
+    def batch_loss(
+        self, views: list[torch.Tensor], batch: dict[str, Any], step: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss of a whole batch; methods that need more than the views (the geometry of
+        the crops) override this instead of `compute_loss`."""
+        return self.compute_loss(views, step)
+
     def update_teacher(self) -> None:
         """Called after every optimizer step (EMA teachers override it)."""
 
@@ -65,7 +72,7 @@ class PretrainingMethod(L.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         views = [self._to_memory_format(view) for view in batch["views"]]
         step = int(batch["step"])
-        loss, embeddings = self.compute_loss(views, step)
+        loss, embeddings = self.batch_loss(views, batch, step)
         batch_size = views[0].shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
         self.log("train/lr", self.lr_schedulers().get_last_lr()[0], batch_size=batch_size)  # type: ignore[union-attr]

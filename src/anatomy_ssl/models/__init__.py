@@ -1,10 +1,12 @@
 """Encoders (one contract, 2D or 3D: ResNet, residual U-Net, Swin, ViT, built from MONAI), the
 `create_encoder` registry with tiny `test_*` variants, projection / DINO heads, a U-Net decoder,
-a segmentation network, and strict weight loading (also into MONAI's SwinUNETR). Training-time
-helpers of a network: `ema_update` (EMA teachers) and `learning_rate_schedule`."""
+a segmentation network, Alice's cross-attention alignment block, and strict weight loading
+(also into MONAI's SwinUNETR). Training-time helpers of a network: `ema_update` (EMA teachers)
+and `learning_rate_schedule`."""
 
 from __future__ import annotations
 
+from anatomy_ssl.models.cross_attention_alignment import CrossAttentionAlignment, feature_map_tokens
 from anatomy_ssl.models.dino_head import DINOHead
 from anatomy_ssl.models.encoder import Encoder
 from anatomy_ssl.models.encoder_registry import create_encoder, list_encoders
@@ -19,6 +21,7 @@ from anatomy_ssl.models.unet_decoder import UNetDecoder
 from anatomy_ssl.models.vit_encoder import ViTEncoder
 
 __all__ = [
+    "CrossAttentionAlignment",
     "DINOHead",
     "Encoder",
     "ProjectionHead",
@@ -29,6 +32,7 @@ __all__ = [
     "UNetDecoder",
     "ViTEncoder",
     "create_encoder",
+    "feature_map_tokens",
     "list_encoders",
     "load_encoder_state",
     "load_state_strictly",
