@@ -232,3 +232,16 @@ def test_keep_going_records_a_failed_protocol_and_runs_the_next(scratch_and_data
     assert [r.protocol for r in records] == ["locality"]
     error = tmp_path / "phantom" / "scratch" / "few_shot_segmentation.error.txt"
     assert "InputError" in error.read_text() and "nowhere" in error.read_text()
+
+
+@pytest.mark.parametrize("matcher", ["coarse_to_fine", "registration"])
+def test_the_correspondence_protocol_runs_the_point_matchers(scratch_and_data, tmp_path, matcher):
+    encoder, data = scratch_and_data
+    settings = {"correspondence": {"split": "all", "tile_vox": 32, "matcher": matcher}}
+    settings["correspondence"]["threshold"] = -1.0  # a random encoder: accept every match
+    (record,) = evaluate_encoder(
+        encoder, data, tmp_path, protocols=["correspondence"], settings=settings, progress=False
+    )
+    assert record.settings["matcher"] == matcher
+    assert record.metrics["acceptance_rate"] == 1.0
+    assert record.metrics["num_matches"] == len(record.samples["error_mm"]) > 0

@@ -2,8 +2,10 @@ import numpy as np
 import pytest
 import torch
 
+from anatomy_ssl.correspondence import EmbeddingMatcher, RegistrationMatcher
 from anatomy_ssl.evaluation.landmark_correspondence import (
     evaluate_landmark_correspondence,
+    evaluate_matcher_correspondence,
     landmark_points,
 )
 from anatomy_ssl.models import Encoder, create_encoder
@@ -117,6 +119,7 @@ def test_a_real_encoder_runs_and_reports_every_landmark(phantom_eval_data):
         "chance_mean_error_mm",
         "num_matches",
         "num_pairs",
+        "acceptance_rate",
     }
     assert all(np.isfinite(list(metrics.values())))
     assert result.errors_mm.shape == (50,) and result.predicted_mm.shape == (50, 3)
@@ -162,3 +165,23 @@ def test_bad_landmarks_and_inputs_name_the_problem(tmp_path):
         )
     names, points = landmark_points(a, {"z": inside, "x": inside})
     assert names == ("x", "z") and points.shape == (2, 3)
+
+
+def test_affine_registration_matches_phantom_landmarks_far_better_than_chance(phantom_eval_data):
+    volumes = phantom_eval_data.volumes[:3]
+    matcher = RegistrationMatcher()
+    result = evaluate_matcher_correspondence(matcher, volumes, phantom_eval_data.landmarks)
+    metrics = result.metrics()
+    assert metrics["num_matches"] == 6 * 25 and metrics["acceptance_rate"] == 1.0
+    assert metrics["median_error_mm"] < 0.25 * metrics["chance_mean_error_mm"]
+    assert matcher.failures == []
+
+
+def test_refused_matches_leave_the_errors_and_lower_the_acceptance_rate(phantom_eval_data):
+    volumes = phantom_eval_data.volumes[:2]
+    accepting = EmbeddingMatcher(ConstantEncoder(), tile_vox=32, threshold=0.5)
+    result = evaluate_matcher_correspondence(accepting, volumes, phantom_eval_data.landmarks)
+    assert result.refused == 0 and result.metrics()["acceptance_rate"] == 1.0
+    refusing = EmbeddingMatcher(ConstantEncoder(), tile_vox=32, threshold=1.5)
+    with pytest.raises(ValueError, match="refused all 50"):
+        evaluate_matcher_correspondence(refusing, volumes, phantom_eval_data.landmarks)

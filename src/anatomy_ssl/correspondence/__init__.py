@@ -3,5 +3,6 @@ registration, with a confidence and refusal below a threshold."""
 
 from anatomy_ssl.correspondence.embedding_matcher import EmbeddingMatcher, coarse_to_fine_search
 from anatomy_ssl.correspondence.point_matches import PointMatches
+from anatomy_ssl.correspondence.registration_matcher import RegistrationMatcher
 
-__all__ = ["EmbeddingMatcher", "PointMatches", "coarse_to_fine_search"]
+__all__ = ["EmbeddingMatcher", "PointMatches", "RegistrationMatcher", "coarse_to_fine_search"]

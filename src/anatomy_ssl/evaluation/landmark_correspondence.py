@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
+from anatomy_ssl.correspondence import EmbeddingMatcher, PointMatches, RegistrationMatcher
 from anatomy_ssl.embedding.dense_feature_extraction import DenseFeatures, extract_dense_features
 from anatomy_ssl.models import Encoder
 from anatomy_ssl.preprocess import CachedVolume
@@ -41,6 +42,8 @@ class LandmarkCorrespondenceResult:
         subject_ids: subjects in input order.
         landmark_names: sorted names of every landmark that was matched.
         radii_mm: radii of the `within_<r>mm` metrics.
+        refused: matches a matcher refused (below its threshold, or a failed registration);
+            they are not in the arrays above, and `acceptance_rate` reports their share.
     """
 
     errors_mm: np.ndarray
@@ -53,6 +56,7 @@ class LandmarkCorrespondenceResult:
     subject_ids: tuple[str, ...]
     landmark_names: tuple[str, ...]
     radii_mm: tuple[float, ...]
+    refused: int = 0
 
     def within(self, radius_mm: float) -> float:
         """Fraction of matches with error <= `radius_mm`."""
@@ -67,7 +71,7 @@ class LandmarkCorrespondenceResult:
 
     def metrics(self) -> dict[str, float]:
         """Flat JSON-ready summary: `median_error_mm`, `mean_error_mm`, `within_<r>mm` per
-        radius, `chance_mean_error_mm`, `num_matches`, `num_pairs`."""
+        radius, `chance_mean_error_mm`, `num_matches`, `num_pairs`, `acceptance_rate`."""
         pairs = np.unique(np.stack([self.query_index, self.target_index]), axis=1).shape[1]
         summary = {
             "median_error_mm": float(np.median(self.errors_mm)),
@@ -77,6 +81,7 @@ class LandmarkCorrespondenceResult:
         summary["chance_mean_error_mm"] = float(np.mean(self.chance_errors_mm))
         summary["num_matches"] = float(len(self.errors_mm))
         summary["num_pairs"] = float(pairs)
+        summary["acceptance_rate"] = len(self.errors_mm) / (len(self.errors_mm) + self.refused)
         return summary
 
 
@@ -300,6 +305,81 @@ def evaluate_landmark_correspondence(
         landmark_names=all_names,
         radii_mm=tuple(float(r) for r in radii_mm),
     )
+
+
+def evaluate_matcher_correspondence(
+    matcher: EmbeddingMatcher | RegistrationMatcher,
+    volumes: Sequence[CachedVolume],
+    landmarks: Mapping[str, Mapping[str, ArrayLike]],
+    *,
+    radii_mm: Sequence[float] = (5.0, 10.0, 20.0),
+    chance_stride_vox: int = 4,
+) -> LandmarkCorrespondenceResult:
+    """Match every landmark of every volume into every other with a point matcher (the
+    coarse-to-fine embedding matcher or affine registration), over all ordered pairs.
+
+    Refused matches (below the matcher's threshold, or a failed registration) leave the error
+    arrays and are counted in `refused`. The chance error is the mean distance from the true
+    landmark to a grid of target voxels (every `chance_stride_vox`-th voxel per axis).
+
+    Raises:
+        ValueError: fewer than two volumes, bad landmarks, or no landmark shared by any pair.
+    """
+    if len(volumes) < 2:
+        raise ValueError(f"correspondence needs at least two volumes, got {len(volumes)}")
+    per_subject = subjects_landmarks(volumes, landmarks)
+    all_names = tuple(sorted({name for names, _ in per_subject for name in names}))
+    name_index = {name: i for i, name in enumerate(all_names)}
+    parts: dict[str, list[np.ndarray]] = {key: [] for key in ("q", "t", "l", "pred", "true", "ch")}
+    refused = 0
+    for target, (target_names, target_points) in enumerate(per_subject):
+        position = {name: i for i, name in enumerate(target_names)}
+        chance = _mean_distance_to_cells(
+            target_points, _voxel_grid_mm(volumes[target], chance_stride_vox)
+        )
+        for query, (query_names, query_points) in enumerate(per_subject):
+            shared = [i for i, name in enumerate(query_names) if name in position]
+            if query == target or not shared:
+                continue
+            matches: PointMatches = matcher.match(
+                volumes[query], query_points[shared], volumes[target]
+            )
+            rows = np.asarray([position[query_names[i]] for i in shared])[matches.accepted]
+            refused += int((~matches.accepted).sum())
+            parts["q"].append(np.full(len(rows), query))
+            parts["t"].append(np.full(len(rows), target))
+            parts["l"].append(np.asarray([name_index[target_names[i]] for i in rows], dtype=int))
+            parts["pred"].append(matches.points_mm[matches.accepted])
+            parts["true"].append(target_points[rows])
+            parts["ch"].append(chance[rows])
+    if not parts["q"]:
+        raise ValueError("no landmark name is shared by any two subjects: nothing to match")
+    if refused and not sum(len(q) for q in parts["q"]):
+        raise ValueError(f"the matcher refused all {refused} landmark matches")
+    predicted, true = np.concatenate(parts["pred"]), np.concatenate(parts["true"])
+    return LandmarkCorrespondenceResult(
+        errors_mm=np.linalg.norm(predicted - true, axis=1),
+        chance_errors_mm=np.concatenate(parts["ch"]),
+        predicted_mm=predicted,
+        true_mm=true,
+        query_index=np.concatenate(parts["q"]).astype(np.int64),
+        target_index=np.concatenate(parts["t"]).astype(np.int64),
+        landmark_index=np.concatenate(parts["l"]).astype(np.int64),
+        subject_ids=tuple(volume.subject_id for volume in volumes),
+        landmark_names=all_names,
+        radii_mm=tuple(float(r) for r in radii_mm),
+        refused=refused,
+    )
+
+
+def _voxel_grid_mm(volume: CachedVolume, stride: int) -> np.ndarray:
+    """`(N, S)` world mm of every `stride`-th voxel of the volume per axis."""
+    axes = [np.arange(0, n, stride, dtype=float) for n in volume.size_vox]
+    index = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))
+    affine = volume.affine
+    dims = len(axes)
+    grid: np.ndarray = index @ affine[:dims, :dims].T + affine[:dims, dims]
+    return grid
 
 
 def _mean_distance_to_cells(points_mm: np.ndarray, cells_mm: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from anatomy_ssl.configs import config_from_dict
+from anatomy_ssl.correspondence import EmbeddingMatcher, RegistrationMatcher
 from anatomy_ssl.embedding import embed_volume
 from anatomy_ssl.errors import ConfigError, InputError
 from anatomy_ssl.evaluation.evaluation_dataset import EvaluationDataset, EvaluationSubject
@@ -26,7 +27,10 @@ from anatomy_ssl.evaluation.few_shot_segmentation import (
     few_shot_outcomes,
     run_few_shot_segmentation,
 )
-from anatomy_ssl.evaluation.landmark_correspondence import evaluate_landmark_correspondence
+from anatomy_ssl.evaluation.landmark_correspondence import (
+    evaluate_landmark_correspondence,
+    evaluate_matcher_correspondence,
+)
 from anatomy_ssl.evaluation.landmark_patch_locality import evaluate_landmark_patch_locality
 from anatomy_ssl.evaluation.part_whole_compositionality import (
     evaluate_part_whole_compositionality,
@@ -252,16 +256,36 @@ def _correspondence(
     subjects = _subjects(dataset, settings.split, "correspondence")
     if settings.max_subjects:
         subjects = subjects[: settings.max_subjects]
-    result = evaluate_landmark_correspondence(
-        encoder,
-        [s.volume for s in subjects],
-        _landmarks(subjects, dataset, "correspondence"),
-        radii_mm=settings.radii_mm,
-        scales=settings.scales,
-        grid_stride_vox=settings.grid_stride_vox,
-        tile_vox=settings.tile_vox,
-        device=context.device,
-    )
+    volumes = [s.volume for s in subjects]
+    landmarks = _landmarks(subjects, dataset, "correspondence")
+    if settings.matcher == "nearest":
+        result = evaluate_landmark_correspondence(
+            encoder,
+            volumes,
+            landmarks,
+            radii_mm=settings.radii_mm,
+            scales=settings.scales,
+            grid_stride_vox=settings.grid_stride_vox,
+            tile_vox=settings.tile_vox,
+            device=context.device,
+        )
+    else:
+        if len(settings.scales) != 2:
+            raise ConfigError("correspondence.scales must name a fine and a coarse map")
+        matcher = (
+            RegistrationMatcher()
+            if settings.matcher == "registration"
+            else EmbeddingMatcher(
+                encoder,
+                scales=(settings.scales[0], settings.scales[1]),
+                tile_vox=settings.tile_vox,
+                threshold=settings.threshold,
+                device=context.device,
+            )
+        )
+        result = evaluate_matcher_correspondence(
+            matcher, volumes, landmarks, radii_mm=settings.radii_mm
+        )
     errors = np.asarray(result.errors_mm, dtype=float)
     samples = {"error_mm": errors.tolist(), "mean_error_mm": errors.tolist()}
     for radius in settings.radii_mm:

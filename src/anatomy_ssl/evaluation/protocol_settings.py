@@ -57,7 +57,7 @@ class FewShotSegmentationSettings:
 
 @dataclass(frozen=True)
 class CorrespondenceSettings:
-    """Protocol 2: landmark matching by nearest dense embedding, over all ordered pairs.
+    """Protocol 2: landmark matching over all ordered pairs of subjects.
 
     Attributes:
         split: subjects matched against each other.
@@ -66,6 +66,10 @@ class CorrespondenceSettings:
         scales: encoder maps combined into the dense embedding (finest and coarsest).
         grid_stride_vox: dense grid cell (default: the finest chosen stride).
         tile_vox: inference tile side.
+        matcher: "nearest" (the most similar cell of the whole target), "coarse_to_fine"
+            (the correspondence service: coarse blocks first, refusal below `threshold`) or
+            "registration" (affine registration of each pair; the encoder is not used).
+        threshold: similarity below which "coarse_to_fine" refuses a match.
     """
 
     split: str = "test"
@@ -74,6 +78,8 @@ class CorrespondenceSettings:
     scales: tuple[int, ...] = (0, -1)
     grid_stride_vox: int | None = None
     tile_vox: int = 64
+    matcher: Literal["nearest", "coarse_to_fine", "registration"] = "nearest"
+    threshold: float = 0.7
 
 
 @dataclass(frozen=True)
