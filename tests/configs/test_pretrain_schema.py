@@ -45,6 +45,7 @@ def test_the_sections_and_their_keys_are_those_of_config_yaml():
         "eden",
         "eden_v1",
         "sam",
+        "alice",
     ]
     assert saved["data"]["augmentation"]["noise_std_max"] == "auto"  # resolved on the data
     assert list(saved["eden_v1"]) == [*saved["moco"], "prune_threshold"]

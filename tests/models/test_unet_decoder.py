@@ -57,3 +57,14 @@ def test_inconsistent_arguments_are_rejected():
     decoder = UNetDecoder((4, 8), (2, 4), 1, 2)
     with pytest.raises(ValueError, match="expected 2 maps"):
         decoder([torch.randn(1, 8, 2, 2)], (8, 8))
+
+
+def test_the_hidden_map_is_the_first_upsampled_stage():
+    decoder = UNetDecoder((4, 8, 16), (2, 4, 8), 2, 3, decoder_channels=(6, 10, 12))
+    features = [torch.randn(1, c, 32 // s, 32 // s, 32 // s) for c, s in ((4, 2), (8, 4), (16, 8))]
+    output, hidden = decoder.forward_with_hidden(features, (32, 32, 32))
+    assert hidden.shape == (1, 10, 8, 8, 8)  # decoder_channels[-2] at the stride-4 map's size
+    torch.testing.assert_close(output, decoder(features, (32, 32, 32)))
+    single = UNetDecoder((8,), (16,), 1, 2)
+    _, projection = single.forward_with_hidden([torch.randn(1, 8, 2, 2)], (32, 32))
+    assert projection.shape == (1, 8, 2, 2)  # a one-map encoder: the bottleneck projection

@@ -18,7 +18,7 @@ from anatomy_ssl.configs.budget_defaults import AUTO
 from anatomy_ssl.configs.typed_config import config_to_dict
 from anatomy_ssl.transforms import AugmentationSpec
 
-METHOD_NAMES = ("simclr", "moco", "dino", "mae", "eden", "eden_v1", "sam")
+METHOD_NAMES = ("simclr", "moco", "dino", "mae", "eden", "eden_v1", "sam", "alice")
 
 
 @dataclass(frozen=True)
@@ -210,6 +210,52 @@ class SAMConfig:
 
 
 @dataclass(frozen=True)
+class AliceConfig:
+    """Alice (Jiang et al., ICCV 2023): two crops of the same anatomy in two volumes (mined by
+    `anatomy-ssl mine`), an EMA teacher on the clean crops, a student on block-masked crops.
+
+    Terms: `L_cls` (DINO cross-entropy between the teacher's view of one volume and the
+    student's view of the other, both ways), `L_patch` (iBOT's masked-token distillation of
+    each crop), `L_rec` (masked reconstruction, MSE) and `L_align` (CAFA: the student's
+    bottleneck tokens cross-attend to its decoder tokens, and must match the same queries
+    attending to the teacher's tokens of the partner crop). The DINO / iBOT temperatures are
+    used, not the released code's 0.008.
+
+    Attributes:
+        pairs: "cross_volume" (mined pairs: the anatomical invariance) or "same_volume" (two
+            crops of one volume: the ablation without it).
+        mined_pairs: folder of mined pairs (`<cache>/<spec>/mined/<matcher id>`) for
+            "cross_volume".
+        out_dim, hidden_dim, bottleneck_dim, head_batch_norm: the DINO head (shared by the
+            pooled and the token outputs, as iBOT's shared head).
+        student_temperature, teacher_temperature, center_momentum: DINO / iBOT.
+        momentum: base EMA momentum of the teacher (rises to 1 on a cosine).
+        mask_ratio, block_vox: block masking of the student's crops (0: masking off; the
+            patch and reconstruction terms then have nothing to predict and are skipped).
+        patch_weight, reconstruction_weight, alignment_weight: term weights (0 turns a term
+            off: `alignment_weight: 0` is the CAFA-off ablation).
+        alignment_heads: attention heads of the CAFA block.
+    """
+
+    pairs: Literal["cross_volume", "same_volume"] = "cross_volume"
+    mined_pairs: str | None = None
+    out_dim: int | Literal["auto"] = AUTO
+    hidden_dim: int = 512
+    bottleneck_dim: int = 128
+    head_batch_norm: bool = True
+    student_temperature: float = 0.1
+    teacher_temperature: float = 0.04
+    center_momentum: float = 0.9
+    momentum: float | Literal["auto"] = AUTO
+    mask_ratio: float = 0.75
+    block_vox: int = 4
+    patch_weight: float = 1.0
+    reconstruction_weight: float = 1.0
+    alignment_weight: float = 1.0
+    alignment_heads: int = 4
+
+
+@dataclass(frozen=True)
 class DecomposerConfig:
     """Eden's anatomy decomposer and coarse-to-fine schedule (methods `eden` and `eden_v1`).
 
@@ -304,6 +350,7 @@ class PretrainConfig:
     eden: EdenConfig = field(default_factory=EdenConfig)
     eden_v1: EdenV1Config = field(default_factory=EdenV1Config)
     sam: SAMConfig = field(default_factory=SAMConfig)
+    alice: AliceConfig = field(default_factory=AliceConfig)
 
     def __post_init__(self) -> None:
         if self.method not in METHOD_NAMES:
@@ -325,6 +372,7 @@ class PretrainConfig:
             ("eden_v1", key_encoder),
             ("dino", teacher),
             ("eden", teacher),
+            ("alice", teacher),
         ):
             section = getattr(self, name)
             values = {key: _auto(getattr(section, key), value) for key, value in chosen.items()}

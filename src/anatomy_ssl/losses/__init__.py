@@ -12,6 +12,7 @@ from anatomy_ssl.losses.cross_rank_gather import (
 from anatomy_ssl.losses.dino_loss import DINOLoss
 from anatomy_ssl.losses.embedding_center import EmbeddingCenter
 from anatomy_ssl.losses.feature_queue import FeatureQueue
+from anatomy_ssl.losses.masked_patch_distillation_loss import MaskedPatchDistillationLoss
 from anatomy_ssl.losses.masked_reconstruction_loss import masked_reconstruction_loss
 from anatomy_ssl.losses.moco_loss import MoCoLoss
 from anatomy_ssl.losses.ntxent_loss import NTXentLoss
@@ -28,6 +29,7 @@ __all__ = [
     "DINOLoss",
     "EmbeddingCenter",
     "FeatureQueue",
+    "MaskedPatchDistillationLoss",
     "MoCoLoss",
     "NTXentLoss",
     "composability_loss",

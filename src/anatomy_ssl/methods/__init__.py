@@ -4,6 +4,7 @@ A method takes an encoder and a `anatomy_ssl.configs.pretrain_schema.PretrainCon
 imports `training/`, which sits above it (it builds the method, the data and the Trainer).
 """
 
+from anatomy_ssl.methods.alice_method import AliceMethod
 from anatomy_ssl.methods.dino_method import DINOMethod
 from anatomy_ssl.methods.eden_method import EdenMethod
 from anatomy_ssl.methods.eden_v1_method import EdenV1Method
@@ -16,6 +17,7 @@ from anatomy_ssl.methods.simclr_method import SimCLRMethod
 
 __all__ = [
     "METHODS",
+    "AliceMethod",
     "DINOMethod",
     "EdenMethod",
     "EdenV1Method",

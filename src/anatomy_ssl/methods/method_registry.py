@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from anatomy_ssl.configs.pretrain_schema import METHOD_NAMES, PretrainConfig
+from anatomy_ssl.methods.alice_method import AliceMethod
 from anatomy_ssl.methods.dino_method import DINOMethod
 from anatomy_ssl.methods.eden_method import EdenMethod
 from anatomy_ssl.methods.eden_v1_method import EdenV1Method
@@ -21,6 +22,7 @@ METHODS: dict[str, type[PretrainingMethod]] = {
     "eden": EdenMethod,
     "eden_v1": EdenV1Method,
     "sam": SAMMethod,
+    "alice": AliceMethod,
 }
 assert tuple(METHODS) == METHOD_NAMES
 

@@ -96,18 +96,32 @@ class UNetDecoder(nn.Module):
         Returns:
             `(B, out_channels, *output_size)`.
         """
+        return self.forward_with_hidden(features, output_size)[0]
+
+    def forward_with_hidden(
+        self, features: Sequence[torch.Tensor], output_size: Sequence[int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`forward`, and the decoder's first upsampled map (Alice's decoder tokens):
+        `(B, decoder_channels[-2], *S_{-2})` at the second-coarsest encoder map's resolution
+        (the bottleneck projection `(B, decoder_channels[-1], *S_{-1})` for a one-map encoder).
+        """
         if len(features) != len(self.skip_stages) + 1:
             raise ValueError(f"expected {len(self.skip_stages) + 1} maps, got {len(features)}")
         x = self.bottleneck(features[-1])
-        for stage, skip in zip(self.skip_stages, reversed(features[:-1]), strict=True):
+        hidden = x
+        for index, (stage, skip) in enumerate(
+            zip(self.skip_stages, reversed(features[:-1]), strict=True)
+        ):
             x = stage(x, skip)
+            if index == 0:
+                hidden = x
         for stage in self.full_resolution_stages:
             x = stage(x, None)
         x = self.head(x)  # (B, out_channels, *S')
         size = tuple(output_size)
         if tuple(x.shape[2:]) != size:
             x = functional.interpolate(x, size=size, mode=_linear_mode(self.spatial_dims))
-        return x
+        return x, hidden
 
 
 class _UpStage(nn.Module):
