@@ -20,6 +20,7 @@ VERBS = [
     "atlas-dataset",
     "manifest",
     "preprocess",
+    "mine",
     "inspect",
     "pretrain",
     "export",

@@ -80,4 +80,19 @@ def test_scales_must_index_the_encoder_maps():
     method, _ = _sam(3)
     with pytest.raises(ValueError, match="geometry"):
         method.compute_loss([torch.rand(1, 1, 16, 16, 16)] * 2, step=0)
-    assert dataclasses.asdict(method.config.sam)["temperature"] == 0.5
+    assert dataclasses.asdict(method.config.sam)["temperature"] == 0.1
+
+
+def test_without_global_negatives_other_volumes_do_not_enter_the_loss():
+    views, batch = _batch(3)
+    batch["entry_index"] = torch.tensor([0, 1, 2])
+    local, local_log = _sam(3, **{"sam.global_negatives": False, "sam.hard_negatives": 10_000})
+    both, both_log = _sam(3, **{"sam.hard_negatives": 10_000})
+    local.batch_loss(views, batch, step=0)
+    both.batch_loss(views, batch, step=0)
+    # fewer negatives per anchor: a lower InfoNCE for the same embeddings
+    assert float(local_log["train/coarse_loss"]) < float(both_log["train/coarse_loss"])
+    alone = {**batch, "entry_index": torch.tensor([0, 0, 0])}  # one volume: nothing is global
+    a, _ = local.batch_loss(views, alone, step=0)
+    b, _ = both.batch_loss(views, alone, step=0)
+    assert a.item() == pytest.approx(b.item(), rel=1e-6)

@@ -16,6 +16,7 @@ from anatomy_ssl.cli.evaluate_command import evaluate
 from anatomy_ssl.cli.export_command import export
 from anatomy_ssl.cli.inspect_command import inspect
 from anatomy_ssl.cli.manifest_command import manifest
+from anatomy_ssl.cli.mine_command import mine
 from anatomy_ssl.cli.phantom_command import phantom
 from anatomy_ssl.cli.preprocess_command import PreprocessCommand, preprocess
 from anatomy_ssl.cli.pretrain_command import PretrainCommand, pretrain
@@ -36,6 +37,7 @@ app.command(cls=VerbCommand)(phantom)
 app.command("atlas-dataset", cls=VerbCommand)(atlas_dataset)
 app.command(cls=VerbCommand)(manifest)
 app.command(cls=PreprocessCommand)(preprocess)
+app.command(cls=VerbCommand)(mine)
 app.command(cls=VerbCommand)(inspect)
 app.command(cls=PretrainCommand)(pretrain)
 app.command(cls=VerbCommand)(export)

@@ -20,7 +20,7 @@ DEMO_SUITE = "demo"
 def demo(
     out: Path = typer.Option(Path("demo-output"), "--out", "-o", help="Folder for everything."),
     method: str = typer.Option(
-        "eden", help="Pretraining method: simclr | moco | dino | mae | eden | eden_v1."
+        "eden", help="Pretraining method: simclr | moco | dino | mae | eden | eden_v1 | sam."
     ),
     subjects: int = typer.Option(100, min=4, help="Phantom radiographs (60 % train, 40 % test)."),
     steps: int = typer.Option(400, min=1, help="Pretraining steps."),

@@ -37,7 +37,9 @@ class PretrainCommand(VerbCommand):
 
 def pretrain(
     out: Path = typer.Option(..., "--out", "-o", help="Run folder (config, checkpoints, logs)."),
-    method: str | None = typer.Option(None, help="simclr | moco | dino | mae | eden | eden_v1."),
+    method: str | None = typer.Option(
+        None, help="simclr | moco | dino | mae | eden | eden_v1 | sam | alice."
+    ),
     data: str | None = typer.Option(
         None, help="A manifest (CSV / JSON / folder), a preprocessed cache, or 'phantom'."
     ),

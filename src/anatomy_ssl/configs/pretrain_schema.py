@@ -195,7 +195,8 @@ class SAMConfig:
             point (voxels, times the largest spacing) are the same anatomy, not negatives.
         hard_negatives: the fine map keeps only this many most similar negatives per anchor
             (SAM's hard-negative selection); the coarse map uses every negative.
-        temperature: InfoNCE temperature (SAM: 0.5).
+        temperature: InfoNCE temperature.
+        global_negatives: voxels of other volumes are negatives too (SAM's global negatives).
         fine_scale, coarse_scale: the encoder maps trained and later matched (the finest and
             the coarsest by default, as the correspondence protocol reads them).
     """
@@ -204,7 +205,8 @@ class SAMConfig:
     negatives_per_sample: int = 256
     exclusion_radius_vox: float = 3.0
     hard_negatives: int = 64
-    temperature: float = 0.5
+    temperature: float = 0.1
+    global_negatives: bool = True
     fine_scale: int = 0
     coarse_scale: int = -1
 

@@ -72,6 +72,9 @@ class SAMMethod(PretrainingMethod):
             volume_ids.expand(-1, candidates.shape[1]).flatten(),
             radius_mm=options.exclusion_radius_vox * float(geometry.spacing_mm.max()),
         )  # (B P, B (P + Q))
+        if not options.global_negatives:
+            same = volume_ids.expand(-1, anchors.shape[1]).flatten()[:, None]
+            mask &= same == volume_ids.expand(-1, candidates.shape[1]).flatten()[None, :]
         terms = []
         for scale, hard in zip(self.scales, (options.hard_negatives, None), strict=True):
             first, second = maps[scale][:size], maps[scale][size:]
