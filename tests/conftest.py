@@ -65,6 +65,10 @@ def _tiny_overrides(cache: Path, method: str, steps: int) -> dict:
         "eden.out_dim": 64,
         "eden.composer_hidden_dim": 32,
         "eden_v1.queue_size": 32,
+        "sam.points_per_sample": 16,
+        "sam.negatives_per_sample": 32,
+        "alice.out_dim": 64,
+        "alice.pairs": "same_volume",  # cross-volume runs need mined pairs (their own tests)
     }
 
 

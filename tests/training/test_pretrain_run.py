@@ -6,21 +6,23 @@ import json
 import logging
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
 from anatomy_ssl.errors import ConfigError
-from anatomy_ssl.training.pretrain_config import resolve_pretrain_config
+from anatomy_ssl.training.pretrain_config import METHOD_NAMES, resolve_pretrain_config
 from anatomy_ssl.training.pretrain_run import pretrain
 
 
-@pytest.mark.parametrize("method", ["simclr", "moco", "dino", "mae", "eden", "eden_v1", "sam"])
+@pytest.mark.parametrize("method", [*METHOD_NAMES])
 def test_every_method_trains_and_writes_its_run_folder(tiny_overrides, tmp_path, method):
     config = resolve_pretrain_config(tiny_overrides(method, steps=3))
     result = pretrain(config, tmp_path / "run", progress=False)
@@ -38,7 +40,7 @@ def test_every_method_trains_and_writes_its_run_folder(tiny_overrides, tmp_path,
     assert state["global_step"] == 3
 
 
-@pytest.mark.parametrize("method", ["simclr", "moco", "dino", "mae", "eden", "eden_v1", "sam"])
+@pytest.mark.parametrize("method", [*METHOD_NAMES])
 def test_every_method_trains_on_2d_radiographs(tiny_overrides, tiny_xray_cache, tmp_path, method):
     overrides = {**tiny_overrides(method, steps=2), "data.source": str(tiny_xray_cache)}
     result = pretrain(resolve_pretrain_config(overrides), tmp_path / "run", progress=False)
@@ -62,7 +64,7 @@ def _final_weights(run):
     return state["global_step"], state["state_dict"]
 
 
-@pytest.mark.parametrize("method", ["moco", "dino", "eden", "eden_v1", "sam"])
+@pytest.mark.parametrize("method", ["moco", "dino", "eden", "eden_v1", "sam", "alice"])
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_overrides, tmp_path, method):
     overrides = tiny_overrides(method, steps=30)
     overrides["trainer.checkpoint_every_steps"] = 3
@@ -192,3 +194,23 @@ def test_a_run_cannot_be_shortened_below_the_step_it_reached(tiny_overrides, tmp
     pretrain(resolve_pretrain_config(tiny_overrides("simclr", steps=3)), run, progress=False)
     with pytest.raises(ConfigError, match="already at step 3"):
         pretrain(resolve_pretrain_config(), run, resume=True, max_steps=2, progress=False)
+
+
+def test_alice_trains_on_pairs_mined_across_volumes(tiny_overrides, tiny_cache, tmp_path):
+    from anatomy_ssl.correspondence import mine_cache
+
+    cache = shutil.copytree(tiny_cache, tmp_path / "cache")  # the shared cache stays unmined
+    report = mine_cache(
+        cache, matcher_spec="registration", partners=2, points_per_partner=16, progress=False
+    )
+    folder = Path(report.folder)
+    assert report.pairs > 0 and folder.parent.name == "mined"
+    overrides = tiny_overrides("alice", steps=2) | {"alice.pairs": "cross_volume"}
+    overrides["data.source"] = str(cache)
+    with pytest.raises(ConfigError, match="anatomy-ssl mine"):
+        pretrain(resolve_pretrain_config(overrides), tmp_path / "unmined", progress=False)
+    overrides["alice.mined_pairs"] = str(folder)
+    result = pretrain(resolve_pretrain_config(overrides), tmp_path / "run", progress=False)
+    assert result.summary["steps"] == 2 and math.isfinite(result.summary["final_loss"])
+    metrics = (tmp_path / "run" / "logs" / "csv" / "metrics.csv").read_text()
+    assert all(f"train/{term}_loss" in metrics for term in ("cls", "patch", "rec", "align"))

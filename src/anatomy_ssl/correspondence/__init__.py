@@ -3,15 +3,15 @@ registration, with a confidence and refusal below a threshold; and cross-volume 
 with them ahead of training (Alice), stored with the cache."""
 
 from anatomy_ssl.correspondence.embedding_matcher import EmbeddingMatcher, coarse_to_fine_search
-from anatomy_ssl.correspondence.mined_pairs_store import (
-    StaleMinedPairsError,
-    load_mined_pairs,
-    missing_sources,
-)
 from anatomy_ssl.correspondence.mining_runner import MatcherSpec, MiningReport, mine_cache
 from anatomy_ssl.correspondence.pair_mining import MinedPairs, choose_partners, mine_volume_pairs
 from anatomy_ssl.correspondence.point_matches import PointMatches
 from anatomy_ssl.correspondence.registration_matcher import RegistrationMatcher
+from anatomy_ssl.data.mined_pairs_store import (
+    StaleMinedPairsError,
+    load_mined_pairs,
+    missing_sources,
+)
 
 __all__ = [
     "EmbeddingMatcher",

@@ -25,13 +25,6 @@ from typing import Any
 from tqdm import tqdm
 
 from anatomy_ssl.correspondence.embedding_matcher import DEFAULT_THRESHOLD, EmbeddingMatcher
-from anatomy_ssl.correspondence.mined_pairs_store import (
-    file_sha256,
-    matcher_id,
-    mined_folder,
-    save_mined_pairs,
-    scan_mined_pairs,
-)
 from anatomy_ssl.correspondence.pair_mining import (
     PointMatcher,
     choose_partners,
@@ -39,6 +32,13 @@ from anatomy_ssl.correspondence.pair_mining import (
     mine_volume_pairs,
 )
 from anatomy_ssl.correspondence.registration_matcher import RegistrationMatcher
+from anatomy_ssl.data.mined_pairs_store import (
+    file_sha256,
+    matcher_id,
+    mined_folder,
+    save_mined_pairs,
+    scan_mined_pairs,
+)
 from anatomy_ssl.errors import AnatomySSLError, ConfigError, InputError
 from anatomy_ssl.parallel import die_with_parent
 from anatomy_ssl.preprocess import CachedVolume, Shard, VolumeCache

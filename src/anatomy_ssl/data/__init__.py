@@ -1,8 +1,12 @@
 """Pretraining data: view samplers that say where to crop, readers, and the batch streams
-(random crops, or views of anatomical parts)."""
+(random crops, views of anatomical parts, or crop pairs mined across volumes, whose store
+lives here too)."""
 
 from anatomy_ssl.data.anatomy_part_stream import AnatomyPartStream
 from anatomy_ssl.data.crop_view_sampler import sample_view_specs
+from anatomy_ssl.data.mined_pair_table import pair_table
+from anatomy_ssl.data.mined_pairs import MinedPairs
+from anatomy_ssl.data.mined_pairs_store import StaleMinedPairsError, load_mined_pairs
 from anatomy_ssl.data.paired_view_stream import PairedViewStream, PairTable
 from anatomy_ssl.data.part_view_layout import PartViewLayout
 from anatomy_ssl.data.pretraining_stream import PretrainingStream, make_pretraining_loader
@@ -13,14 +17,18 @@ from anatomy_ssl.data.view_spec import ViewSpec
 
 __all__ = [
     "AnatomyPartStream",
+    "MinedPairs",
     "PairTable",
     "PairedViewStream",
     "PartViewLayout",
     "PretrainingStream",
+    "StaleMinedPairsError",
     "ViewGeometry",
     "ViewGroup",
     "ViewSpec",
+    "load_mined_pairs",
     "make_pretraining_loader",
+    "pair_table",
     "read_views",
     "sample_in_boxes",
     "sample_view_specs",

@@ -17,6 +17,7 @@ clean, the student sees them block-masked (masked voxels zeroed). Four terms, ea
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +26,7 @@ from torch import nn
 from anatomy_ssl.configs.budget_defaults import resolved
 from anatomy_ssl.configs.pretrain_schema import PretrainConfig
 from anatomy_ssl.data import ViewGroup
+from anatomy_ssl.errors import ConfigError
 from anatomy_ssl.losses import (
     DINOLoss,
     MaskedPatchDistillationLoss,
@@ -92,6 +94,18 @@ class AliceMethod(PretrainingMethod):
 
     def view_groups(self) -> list[ViewGroup]:
         return [ViewGroup(count=2, size_vox=self.crop_size_vox)]
+
+    def mined_pairs_folder(self) -> Path | None:
+        options = self.config.alice
+        if options.pairs == "same_volume":
+            return None  # the ablation: two overlapping crops of one volume
+        if options.mined_pairs is None:
+            raise ConfigError(
+                "alice.pairs=cross_volume trains on pairs mined across volumes: run "
+                "`anatomy-ssl mine --cache <cache>` and set alice.mined_pairs to the folder it "
+                "prints (or alice.pairs=same_volume for the ablation without them)"
+            )
+        return Path(options.mined_pairs)
 
     def compute_loss(
         self, views: list[torch.Tensor], step: int

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -40,6 +41,12 @@ class PretrainingMethod(L.LightningModule):
         if layout is None:
             raise NotImplementedError
         return layout.view_groups()
+
+    def mined_pairs_folder(self) -> Path | None:
+        """Methods trained on crop pairs mined across volumes (Alice) return the folder of the
+        mined pairs (`anatomy-ssl mine`); the pipeline then cuts each sample's views around a
+        matched pair of points."""
+        return None
 
     def part_view_layout(self) -> PartViewLayout | None:
         """Part-based methods (Eden) return the anatomical part views they need; the data

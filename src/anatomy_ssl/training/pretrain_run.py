@@ -40,7 +40,7 @@ from anatomy_ssl.training.augmentation_calibration import with_calibrated_augmen
 from anatomy_ssl.training.lightning_console_logging import print_lightning_logs_once
 from anatomy_ssl.training.metrics_csv_logger import MetricsCsvLogger
 from anatomy_ssl.training.pretrain_config import PretrainConfig, save_pretrain_config
-from anatomy_ssl.training.pretraining_data import prepare_pretraining_data
+from anatomy_ssl.training.pretraining_data import mined_pair_table, prepare_pretraining_data
 from anatomy_ssl.training.pretraining_data_module import PretrainingDataModule
 from anatomy_ssl.training.step_checkpoint import LAST_CHECKPOINT, StepCheckpoint, read_progress
 from anatomy_ssl.training.step_progress import StepProgress
@@ -143,6 +143,8 @@ def pretrain(
         **config.encoder.kwargs,
     )
     method = create_method(encoder, config)
+    pairs_folder = method.mined_pairs_folder()  # before any work: a missing folder is an error
+    pairs = None if pairs_folder is None else mined_pair_table(pairs_folder, data)
     trainer_config = config.trainer
     gpu = trainer_config.accelerator in ("gpu", "cuda") or (
         trainer_config.accelerator == "auto" and torch.cuda.is_available()
@@ -184,7 +186,7 @@ def pretrain(
         default_root_dir=run_dir,
     )
     datamodule = PretrainingDataModule(
-        data, method.view_groups(), config, part_layout=method.part_view_layout()
+        data, method.view_groups(), config, part_layout=method.part_view_layout(), pairs=pairs
     )
     started = time.perf_counter()
     with warnings.catch_warnings(), _cpu_threads_beside_loaders(gpu, config.data.workers):

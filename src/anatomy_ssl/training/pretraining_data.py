@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from anatomy_ssl.configs.pretrain_schema import DataConfig
+from anatomy_ssl.data import PairTable, load_mined_pairs, pair_table
 from anatomy_ssl.errors import ConfigError, InputError
 from anatomy_ssl.manifests import load_manifest
 from anatomy_ssl.phantoms.ct_phantom import make_ct_phantom_dataset
@@ -132,6 +133,27 @@ def _from_cache(cache: VolumeCache, spec_hash: str | None, split: str) -> Pretra
         spatial_dims=first.spatial_dims,
         in_channels=int(first.load_image().shape[0]),
     )
+
+
+def mined_pair_table(folder: Path, data: PretrainingData) -> PairTable:
+    """The pairs mined into `folder` (`<cache>/<spec_hash>/mined/<matcher id>`, as printed by
+    `anatomy-ssl mine`) between this run's volumes.
+
+    Raises:
+        InputError: not a mined-pairs folder, stale files (the cache changed since mining), or
+            no pair between two of the run's volumes.
+    """
+    folder = Path(folder)
+    if folder.parent.name != "mined" or not folder.is_dir():
+        raise InputError(
+            folder, "not a mined-pairs folder (<cache>/<spec_hash>/mined/<matcher id>)"
+        )
+    cache_root, spec_hash = folder.parents[2], folder.parents[1].name
+    pairs = load_mined_pairs(cache_root, spec_hash, folder.name)
+    try:
+        return pair_table(pairs, [Path(entry).name for entry in data.entry_folders])
+    except ValueError as error:
+        raise InputError(folder, str(error)) from error
 
 
 def _wait_for_record(record: Path) -> PretrainingData:

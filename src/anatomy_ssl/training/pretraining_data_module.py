@@ -9,6 +9,8 @@ from torch.utils.data import DataLoader
 
 from anatomy_ssl.data import (
     AnatomyPartStream,
+    PairedViewStream,
+    PairTable,
     PartViewLayout,
     PretrainingStream,
     ViewGroup,
@@ -29,14 +31,17 @@ class PretrainingDataModule(L.LightningDataModule):
         view_groups: list[ViewGroup],
         config: PretrainConfig,
         part_layout: PartViewLayout | None = None,
+        pairs: PairTable | None = None,
     ) -> None:
         """`part_layout` (part-based methods) replaces the random crops of `view_groups` by
-        views of anatomical parts."""
+        views of anatomical parts; `pairs` (methods on mined pairs) by crops around the two
+        points of a pair."""
         super().__init__()
         self.data = data
         self.view_groups = view_groups
         self.config = config
         self.part_layout = part_layout
+        self.pairs = pairs
 
     def train_dataloader(self) -> DataLoader:
         trainer = self.trainer
@@ -54,6 +59,14 @@ class PretrainingDataModule(L.LightningDataModule):
             stream = AnatomyPartStream(
                 self.data.entry_folders,
                 self.part_layout,
+                self.config.data.batch_size,
+                **common,
+            )
+        elif self.pairs is not None:
+            stream = PairedViewStream(
+                self.data.entry_folders,
+                self.pairs,
+                self.view_groups[0],
                 self.config.data.batch_size,
                 **common,
             )

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from anatomy_ssl.correspondence.pair_mining import MinedPairs
+from anatomy_ssl.data.mined_pairs import MinedPairs
 from anatomy_ssl.errors import AnatomySSLError, InputError
 from anatomy_ssl.preprocess import VolumeCache
 

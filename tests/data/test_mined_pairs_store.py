@@ -14,7 +14,7 @@ from anatomy_ssl.correspondence import (
     load_mined_pairs,
     missing_sources,
 )
-from anatomy_ssl.correspondence.mined_pairs_store import (
+from anatomy_ssl.data.mined_pairs_store import (
     file_sha256,
     matcher_id,
     mined_folder,
