@@ -143,14 +143,23 @@ def test_worse_than_scratch_on_a_lower_is_better_metric():
     assert cell.vs_scratch.better is False and cell.markers() == WORSE_THAN_SCRATCH
 
 
-def test_methods_on_different_seeds_are_not_compared():
+def test_methods_are_compared_on_their_shared_seeds_and_not_without_two():
     records = _seeds("scratch", [0.5] * 7) + [
         _record("eden", seed, finetune_k1_dice=0.9) for seed in range(10, 17)
     ]
     table = build_summary_table(records)
     assert table.cell("eden", "finetune_k1_dice").vs_scratch is None
     assert "eden vs scratch" in table.uncompared
-    assert any("Not compared (different seeds): eden vs scratch" in line for line in table.legend())
+    assert any(
+        "Not compared (fewer than two shared seeds): eden vs scratch" in line
+        for line in table.legend()
+    )
+    # a grid grown to 12 seeds for scratch only: paired on the 6 seeds both have
+    grown = _seeds("scratch", [0.5 + 0.01 * i for i in range(12)]) + _seeds(
+        "eden", [0.6 + 0.01 * i for i in range(6)]
+    )
+    cell = build_summary_table(grown).cell("eden", "finetune_k1_dice")
+    assert cell.vs_scratch.n == 6 and cell.vs_scratch.mean_difference == pytest.approx(0.1)
 
 
 def test_rows_in_report_order_and_tables_per_dataset_and_protocol(tmp_path):

@@ -5,9 +5,11 @@ when the method has >= 2 seeds with a finite value, else over the single record'
 `samples[metric]` (per test volume, per landmark pair, ...) when present, else the bare value.
 
 Significance compares a method with `scratch` and with the best generic baseline of the column
-using `paired_comparison` (two-sided sign-flip permutation test). Records are paired only when
-both methods ran on the same seeds: by (seed, test unit) when every seed of both carries
-`samples[metric]` of equal length, else by seed. Methods with different seeds are not compared.
+using `paired_comparison` (two-sided sign-flip permutation test) on the seeds both methods ran
+(a grid grown by more seeds for some methods is compared on the seeds they share): by (seed,
+test unit) when every shared seed of both carries `samples[metric]` of equal length, else by
+seed. Methods that share fewer than two seeds (one seed without per-unit samples) are not
+compared.
 """
 
 from __future__ import annotations
@@ -162,7 +164,8 @@ class SummaryTable:
         confidence: CI coverage.
         significance_level: p-value threshold of the markers.
         seed_pair_counts: the numbers of pairs of every seed-paired comparison made.
-        uncompared: "method vs baseline" comparisons skipped because their seeds differ.
+        uncompared: "method vs baseline" comparisons skipped because they share fewer than two
+            seeds.
         compared: whether any comparison could be made.
         validity: column metric -> its instrument check, for columns that have the supervised
             ceiling and scratch (few-shot tables of suites with controls).
@@ -211,14 +214,14 @@ class SummaryTable:
         if marks and not self.compared:
             lines.append(
                 "No significance markers: no two methods could be paired (a single seed "
-                "without per-unit samples, or different seeds)."
+                "without per-unit samples, or no two shared seeds)."
             )
         elif marks:
             lines.append(
                 "; ".join(marks) + f" (p < {self.significance_level:g}, two-sided paired "
                 "sign-flip permutation test, paired by seed, or by seed and test unit when "
-                "both methods have per-unit samples; methods run on different seeds are not "
-                "compared)."
+                "both methods have per-unit samples, on the seeds both ran; methods sharing fewer "
+                "than two seeds are not compared)."
             )
         generic = [row.method for row in self.rows if is_generic(row.method)]
         if len(generic) == 1:
@@ -233,7 +236,9 @@ class SummaryTable:
                 "such comparisons cannot reach significance; add seeds or per-unit samples."
             )
         if self.uncompared:
-            lines.append("Not compared (different seeds): " + ", ".join(self.uncompared) + ".")
+            lines.append(
+                "Not compared (fewer than two shared seeds): " + ", ".join(self.uncompared) + "."
+            )
         lines += self._validity_lines(percent)
         lines += self._anatomy_aware_differences(percent)
         return lines
@@ -392,7 +397,8 @@ def build_summary_table(
                     level=significance_level,
                 )
                 if significance is None:
-                    if _seeds(by_method[method]) != _seeds(by_method[baseline]):
+                    shared = set(_seeds(by_method[method])) & set(_seeds(by_method[baseline]))
+                    if len(shared) < 2:
                         uncompared.add(f"{method} vs {baseline}")
                     continue
                 if significance.pairing == "seed":
@@ -505,10 +511,12 @@ def _compare(
     num_resamples: int,
     level: float,
 ) -> Significance | None:
-    """Paired comparison of two methods' seeds; None when they cannot be paired."""
-    if _seeds(method) != _seeds(baseline):
+    """Paired comparison of two methods on their shared seeds; None when they cannot be
+    paired."""
+    by_seed = {run.seed: run for run in baseline}
+    pairs = [(run, by_seed[run.seed]) for run in method if run.seed in by_seed]
+    if not pairs:
         return None
-    pairs = list(zip(method, baseline, strict=True))  # both sorted by seed
     unit_lengths = [
         (len(a.samples.get(metric, [])), len(b.samples.get(metric, []))) for a, b in pairs
     ]
