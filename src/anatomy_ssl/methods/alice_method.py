@@ -49,6 +49,8 @@ from anatomy_ssl.transforms import random_block_mask
 class AliceMethod(PretrainingMethod):
     """Cross-volume teacher-student distillation with masking, reconstruction and CAFA."""
 
+    flips_views = False  # a mirrored crop would make left and right organs one target
+
     def __init__(self, encoder: Encoder, config: PretrainConfig) -> None:
         super().__init__(encoder, config)
         options = config.alice

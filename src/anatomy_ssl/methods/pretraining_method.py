@@ -28,6 +28,11 @@ class PretrainingMethod(L.LightningModule):
     queues) are other attributes and are not exported.
     """
 
+    #: Whether the pipeline may mirror views (`data.augmentation.flip_probability`). Methods
+    #: whose targets say where anatomy lies (pixel correspondences, matched pairs across
+    #: volumes) turn it off: a mirrored view makes the left and the right organ one target.
+    flips_views: bool = True
+
     def __init__(self, encoder: Encoder, config: PretrainConfig) -> None:
         super().__init__()
         self.encoder = encoder

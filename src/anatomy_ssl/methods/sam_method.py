@@ -28,6 +28,8 @@ from anatomy_ssl.models import Encoder
 class SAMMethod(PretrainingMethod):
     """Pixel-level contrast between matched voxels of two crops, on a fine and a coarse map."""
 
+    flips_views = False  # a mirrored crop would make left and right organs one target
+
     def __init__(self, encoder: Encoder, config: PretrainConfig) -> None:
         super().__init__(encoder, config)
         options = config.sam

@@ -186,7 +186,12 @@ def pretrain(
         default_root_dir=run_dir,
     )
     datamodule = PretrainingDataModule(
-        data, method.view_groups(), config, part_layout=method.part_view_layout(), pairs=pairs
+        data,
+        method.view_groups(),
+        config,
+        part_layout=method.part_view_layout(),
+        pairs=pairs,
+        flips=method.flips_views,
     )
     started = time.perf_counter()
     with warnings.catch_warnings(), _cpu_threads_beside_loaders(gpu, config.data.workers):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import lightning as L
@@ -32,16 +33,18 @@ class PretrainingDataModule(L.LightningDataModule):
         config: PretrainConfig,
         part_layout: PartViewLayout | None = None,
         pairs: PairTable | None = None,
+        flips: bool = True,
     ) -> None:
         """`part_layout` (part-based methods) replaces the random crops of `view_groups` by
         views of anatomical parts; `pairs` (methods on mined pairs) by crops around the two
-        points of a pair."""
+        points of a pair. `flips=False` never mirrors a view, whatever the config says."""
         super().__init__()
         self.data = data
         self.view_groups = view_groups
         self.config = config
         self.part_layout = part_layout
         self.pairs = pairs
+        self.flips = flips
 
     def train_dataloader(self) -> DataLoader:
         trainer = self.trainer
@@ -49,7 +52,11 @@ class PretrainingDataModule(L.LightningDataModule):
         batches_done = trainer.global_step * self.config.optim.accumulate_grad_batches
         common: dict[str, Any] = {
             "seed": self.config.seed,
-            "augmentation": self.config.data.augmentation,
+            "augmentation": (
+                self.config.data.augmentation
+                if self.flips
+                else replace(self.config.data.augmentation, flip_probability=0.0)
+            ),
             "rank": trainer.global_rank,
             "world_size": trainer.world_size,
             "start_step": batches_done,
