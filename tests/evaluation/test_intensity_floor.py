@@ -84,3 +84,24 @@ def test_runs_fit_on_the_seeds_few_shot_subsets(volumes):
     for k, seed, subjects, dice, _ in runs:
         assert subjects == few_shot_subsets(["s0", "s1", "s2"], [k], seed=seed)[k]
         assert dice.shape == (1, 3)
+
+
+def test_the_floor_runs_again_for_a_new_mode_and_not_otherwise(phantom_eval_data, tmp_path):
+    from anatomy_ssl.evaluation.intensity_floor_evaluation import evaluate_intensity_floor
+    from anatomy_ssl.preprocess import PreprocessSpec
+
+    spec = PreprocessSpec(target_spacing_mm=(6.0, 6.0, 6.0), intensity="ct", foreground_crop=True)
+    grid = {"test_split": "val", "k": [1], "seeds": [0, 1]}
+    common = {"spec": spec, "cache_dir": tmp_path / "cache", "progress": False}
+    first = evaluate_intensity_floor(
+        phantom_eval_data.root, tmp_path, settings={**grid, "modes": ["finetune"]}, **common
+    )
+    assert len(first) == 2 and "knn_k1_dice" not in first[0].metrics
+    same = evaluate_intensity_floor(
+        phantom_eval_data.root, tmp_path, settings={**grid, "modes": ["finetune"]}, **common
+    )
+    assert same == []
+    grown = evaluate_intensity_floor(
+        phantom_eval_data.root, tmp_path, settings={**grid, "modes": ["finetune", "knn"]}, **common
+    )
+    assert grown[0].metrics["knn_k1_dice"] == grown[0].metrics["finetune_k1_dice"]

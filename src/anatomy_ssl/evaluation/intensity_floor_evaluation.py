@@ -3,6 +3,7 @@ encoder (same record layout, method `FLOOR`), so reports put the floor in every 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -12,7 +13,7 @@ from typing import Any
 from anatomy_ssl.errors import InputError
 from anatomy_ssl.evaluation.control_methods import FLOOR
 from anatomy_ssl.evaluation.evaluation_dataset import load_evaluation_dataset
-from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord, write_record
+from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord, read_record, write_record
 from anatomy_ssl.evaluation.few_shot_segmentation import (
     PROTOCOL,
     FewShotRecord,
@@ -25,6 +26,7 @@ from anatomy_ssl.evaluation.protocol_registry import parse_settings
 from anatomy_ssl.preprocess import PreprocessSpec
 
 log = logging.getLogger(__name__)
+FLOOR_RULE = "majority label per intensity bin"
 
 
 def evaluate_intensity_floor(
@@ -70,8 +72,9 @@ def evaluate_intensity_floor(
         progress=progress,
     )
     folder = records_dir / dataset.name / FLOOR
+    settings_of_run = {**asdict(parsed), "floor": FLOOR_RULE}
     if skip_done and all(
-        (folder / f"{PROTOCOL}-seed{seed}.json").is_file() for seed in parsed.seeds
+        _same_grid(folder / f"{PROTOCOL}-seed{seed}.json", settings_of_run) for seed in parsed.seeds
     ):
         log.info("%s / %s: records exist, skipped", dataset.name, FLOOR)
         return []
@@ -110,10 +113,26 @@ def evaluate_intensity_floor(
             seed=int(outcome["seed"]),
             metrics=outcome["metrics"],
             samples=outcome["samples"],
-            settings={**asdict(parsed), "floor": "majority label per intensity bin"},
+            settings=settings_of_run,
             encoder={"name": None, "method": FLOOR},
             details=outcome["details"],
         )
         write_record(record, records_dir)
         written.append(record)
     return written
+
+
+def _same_grid(path: Path, settings: dict[str, Any]) -> bool:
+    """Whether the record at `path` exists and was made with these settings (its seed list
+    aside): a new mode or k makes the floor run again (it takes seconds)."""
+    if not path.is_file():
+        return False
+    try:
+        recorded = read_record(path).settings
+    except InputError:
+        return False
+
+    def without_seeds(values: dict[str, Any]) -> str:
+        return json.dumps({k: v for k, v in values.items() if k != "seeds"}, sort_keys=True)
+
+    return without_seeds(recorded) == without_seeds(settings)
