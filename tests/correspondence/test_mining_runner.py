@@ -96,6 +96,19 @@ def test_pairs_follow_the_known_shifts_and_a_rerun_mines_nothing(cache):
     assert missing_sources(cache, None, first.matcher_id) == []
 
 
+def test_a_split_keeps_sources_and_partners_in_it(tmp_path):
+    folder = VolumeCache(tmp_path / "cache").register_spec(SPEC)
+    for name, shift in SHIFTS.items():
+        split = "train" if name in ("s0", "s1") else "test"
+        write_test_entry(folder, name, phantom(shift), AFFINE, split=split)
+    train = mine_cache(tmp_path / "cache", matcher_spec="registration", split="train", **FAST)
+    assert train.sources == 2
+    mined = load_mined_pairs(tmp_path / "cache", None, train.matcher_id)
+    assert {(p.source_key, p.partner_keys) for p in mined} == {("s0", ("s1",)), ("s1", ("s0",))}
+    everything = mine_cache(tmp_path / "cache", matcher_spec="registration", **FAST)
+    assert everything.matcher_id != train.matcher_id and everything.sources == 4
+
+
 def test_two_shards_together_mine_every_source_exactly_once(cache):
     reports = [
         mine_cache(cache, matcher_spec="registration", shard=Shard(i, 2), **FAST) for i in (0, 1)

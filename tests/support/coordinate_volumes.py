@@ -40,13 +40,16 @@ class CoordinateEncoder(Encoder):
         return maps
 
 
-def write_test_entry(folder, subject_id, image, affine, spacing_mm=None) -> CachedVolume:
-    """A cache entry `<folder>/entries/<subject_id>` holding `image` `(C, *size)`, no label."""
+def write_test_entry(
+    folder, subject_id, image, affine, spacing_mm=None, split=None
+) -> CachedVolume:
+    """A cache entry `<folder>/entries/<subject_id>` holding `image` `(C, *size)`, no label, in
+    manifest split `split`."""
     dims = image.ndim - 1
     meta = {
         "key": subject_id,
         "subject_id": subject_id,
-        "split": None,
+        "split": split,
         "affine": np.asarray(affine).tolist(),
         "spacing_mm": list(spacing_mm or np.abs(np.diag(affine)[:dims]).tolist()),
         "size_vox": list(image.shape[1:]),

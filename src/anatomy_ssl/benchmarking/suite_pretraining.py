@@ -6,18 +6,21 @@ interrupted run is resumed from its last checkpoint; `scratch` is a seeded rando
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
 import torch
 
 from anatomy_ssl.benchmarking.suite_config import SuiteConfig, SuiteDataset
+from anatomy_ssl.correspondence import mine_cache
 from anatomy_ssl.errors import InputError
 from anatomy_ssl.export import export_run, export_scratch, read_card
 from anatomy_ssl.models import create_encoder
 from anatomy_ssl.preprocess import PreprocessSpec
-from anatomy_ssl.training.pretrain_config import resolve_pretrain_config
+from anatomy_ssl.training.pretrain_config import PretrainConfig, resolve_pretrain_config
 from anatomy_ssl.training.pretrain_run import pretrain
+from anatomy_ssl.training.pretraining_data import prepare_pretraining_data
 
 SCRATCH = "scratch"
 
@@ -72,9 +75,48 @@ def pretrained_encoder(
         suite.method_overrides(method),
     )
     run_dir = out / "runs" / dataset.name / method
+    if (
+        config.method == "alice"
+        and config.alice.pairs == "cross_volume"
+        and (config.alice.mined_pairs is None)
+    ):
+        folder = _mined_pairs(config, dataset, data_path, spec, suite, out, run_dir, progress)
+        config = dataclasses.replace(
+            config, alice=dataclasses.replace(config.alice, mined_pairs=str(folder))
+        )
     log.info("pretraining %s on %s (%d steps)", method, dataset.name, budget.steps)
     pretrain(config, run_dir, resume=True, max_steps=budget.steps, progress=progress)
     return export_run(run_dir, encoder_dir)
+
+
+def _mined_pairs(
+    config: PretrainConfig,
+    dataset: SuiteDataset,
+    data_path: Path,
+    spec: PreprocessSpec,
+    suite: SuiteConfig,
+    out: Path,
+    run_dir: Path,
+    progress: bool,
+) -> Path:
+    """Mine Alice's cross-volume pairs among the training subjects of `dataset` (resumable):
+    with the suite's own `sam` encoder when the suite has `sam`, else by affine registration."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data = prepare_pretraining_data(config.data, run_dir, seed=config.seed, progress=progress)
+    matcher: str | Path = "registration"
+    if "sam" in suite.methods:
+        matcher = pretrained_encoder("sam", dataset, data_path, spec, suite, out, progress=progress)
+    log.info("mining alice's pairs on %s with %s", dataset.name, matcher)
+    report = mine_cache(
+        Path(data.entry_folders[0]).parents[2],
+        spec_hash=data.spec.hash,
+        matcher_spec=matcher,
+        split="train",
+        workers=suite.workers,
+        progress=progress,
+    )
+    log.info("%s", report)
+    return Path(report.folder)
 
 
 def finished_export(encoder_dir: Path, method: str, steps: int) -> bool:

@@ -29,6 +29,9 @@ def mine(
     shard: str = typer.Option(
         "0/1", help="Mine shard i of N (0-based), e.g. $SLURM_ARRAY_TASK_ID/8."
     ),
+    split: str = typer.Option(
+        "all", help="Mine only this split's volumes (e.g. train: no test subject in a pair)."
+    ),
     device: str = typer.Option("cpu", help="Where an encoder runs: cpu or cuda."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
@@ -45,6 +48,7 @@ def mine(
         seed=seed,
         workers=workers,
         shard=selected,
+        split=split,
         progress=progress,
     )
     typer.echo(str(report))

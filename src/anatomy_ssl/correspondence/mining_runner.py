@@ -305,6 +305,7 @@ def mine_cache(
     seed: int = 0,
     workers: int = 1,
     shard: Shard | None = None,
+    split: str = "all",
     progress: bool = True,
 ) -> MiningReport:
     """Mine pairs for every source volume of this shard of a cache; resumable and idempotent.
@@ -322,6 +323,9 @@ def mine_cache(
         seed: seeds partner choice and points (with each source's key).
         workers: parallel processes (1 = in this process).
         shard: which slice of the sources to mine (default: all).
+        split: mine only the entries of this manifest split, sources and partners alike (say
+            "train", so that pretraining never meets a test subject); "all" mines every entry.
+            The split is part of the matcher id.
         progress: show a progress bar.
 
     Returns:
@@ -346,19 +350,23 @@ def mine_cache(
         matcher_spec if isinstance(matcher_spec, MatcherSpec) else MatcherSpec.parse(matcher_spec)
     )
     spec_hash = cache.resolve_spec_hash(spec_hash)
-    entries = {entry.key: entry for entry in cache.entries(spec_hash)}
+    entries = {
+        entry.key: entry
+        for entry in cache.entries(spec_hash)
+        if split == "all" or entry.split == split
+    }
     if len(entries) < 2:
         subjects = ", ".join(entry.subject_id for entry in entries.values()) or "none"
         raise InputError(
             cache.spec_folder(spec_hash),
-            f"holds {len(entries)} volume(s) (subjects: {subjects}): no second subject to mine "
-            "from",
+            f"holds {len(entries)} volume(s) in split {split!r} (subjects: {subjects}): no "
+            "second subject to mine from",
         )
     encoder_sha256 = None
     if spec.encoder_dir is not None:
         encoder_sha256 = _check_encoder(spec.encoder_dir, next(iter(entries.values())))
     identity = matcher_id(
-        spec.settings(),
+        spec.settings() if split == "all" else {**spec.settings(), "split": split},
         partners=partners,
         points_per_partner=points_per_partner,
         seed=seed,
