@@ -1,5 +1,7 @@
 """The smoke suite end to end (two methods to keep it short), then a resume that redoes nothing."""
 
+import pytest
+
 from anatomy_ssl.benchmarking.suite_config import load_suite
 from anatomy_ssl.benchmarking.suite_runner import run_suite
 from anatomy_ssl.evaluation.control_methods import CEILING, FLOOR
@@ -7,6 +9,7 @@ from anatomy_ssl.evaluation.evaluation_record import read_records
 from anatomy_ssl.export import read_card
 
 
+@pytest.mark.timeout(900)  # the whole pipeline twice: 2-4 min idle, more on a shared machine
 def test_smoke_suite_runs_end_to_end_and_resumes(tmp_path):
     suite = load_suite("smoke", {"methods": ["scratch", "simclr"]})
     result = run_suite(suite, tmp_path, progress=False, echo=False)
