@@ -137,3 +137,32 @@ def test_deep_scales_leave_out_the_finest_map():
     assert deep_scales(encoder) == tuple(range(1, len(encoder.strides)))
     with pytest.raises(ValueError, match="neighbours"):
         knn_label_transfer(encoder, [], [], num_classes=2, tile_vox=16, neighbours=0)
+
+
+class _FlatLabelReader(Encoder):
+    """2D twin of `LabelReadingEncoder`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spatial_dims, self.in_channels = 2, 1
+        self.out_channels, self.strides = (CLASSES,) * 3, (2, 4, 4)
+        self.min_input_multiple, self.config = 8, {"name": "planted2d"}
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        classes = (x[:, 0] * (CLASSES - 1)).round().long().clamp(0, CLASSES - 1)
+        one_hot = F.one_hot(classes, CLASSES).movedim(-1, 1).float()
+        return [F.avg_pool2d(one_hot, stride) for stride in self.strides]
+
+
+def test_labels_transfer_in_2d(tmp_path):
+    label = _boxes(0)[:, :, 6]  # a 16 x 16 slice with every structure
+    image = (label / (CLASSES - 1)).astype(np.float32)[None]
+    meta = {"key": "x", "subject_id": "x", "affine": np.eye(3).tolist(), "spacing_mm": [1.0, 1.0]}
+    meta |= {"size_vox": [16, 16], "background_value": 0.0, "label_values": [0, 1, 2, 3]}
+    write_entry(tmp_path / "x", tmp_path / ".staging", image=image, label=label[None], meta=meta)
+    volume = CachedVolume(tmp_path / "x")
+    result = knn_label_transfer(
+        _FlatLabelReader(), [volume], [volume], num_classes=CLASSES, tile_vox=16, neighbours=1
+    )
+    assert result.dice_per_volume.shape == (1, CLASSES - 1)
+    assert np.nanmin(result.dice_per_volume) > 0.7
