@@ -10,6 +10,7 @@ from anatomy_ssl.evaluation.knn_label_transfer import (
     _upsample_argmax,
     _vote,
     deep_scales,
+    grid_stride,
     knn_label_transfer,
 )
 from anatomy_ssl.models import Encoder, create_encoder
@@ -166,3 +167,11 @@ def test_labels_transfer_in_2d(tmp_path):
     )
     assert result.dice_per_volume.shape == (1, CLASSES - 1)
     assert np.nanmin(result.dice_per_volume) > 0.7
+
+
+def test_cells_are_at_least_four_voxels_wide():
+    fine = create_encoder("test_resunet", spatial_dims=3, in_channels=1)  # strides (1, 2, 4)
+    assert grid_stride(fine, deep_scales(fine)) == 4
+    coarse = LabelReadingEncoder()
+    coarse.strides = (2, 8, 16)
+    assert grid_stride(coarse, (1, 2)) == 8

@@ -1,16 +1,16 @@
 """The "knn" few-shot mode: label transfer by nearest neighbours in a frozen encoder's deep maps.
 
-Nothing is trained, so the score reads the representation alone: every cell of a test volume's
-dense embedding (`extract_dense_features` over every map but the finest, the maps the
-"frozen_deep" probe reads, resampled to the stride of the finest of them and L2-normalised per
-map) takes the mean class fractions of its `neighbours` most cosine-similar cells among the
-k labelled training volumes. The class-fraction maps are upsampled (bi/trilinearly, cell centres
-at block centres) to voxels and the argmax is scored by Dice. A random network's deep cells
-carry a blurred intensity, so an intensity look-alike is matched to a look-alike; an encoder
-that knows the anatomy matches a cell to the same structure in another subject. This follows the
-label-propagation probes of dense SSL evaluations (Jabri et al., "Space-Time Correspondence as a
-Contrastive Random Walk", NeurIPS 2020; Balazevic et al., "Towards In-context Scene
-Understanding", NeurIPS 2023), at the scale of a few labelled volumes.
+Nothing is trained, so the score reads the representation alone. Every cell of a test volume's
+dense embedding takes the mean class fractions of its `neighbours` most cosine-similar cells
+among the k labelled training volumes. The embedding is `extract_dense_features` over every map
+but the finest (the maps the "frozen_deep" probe reads), resampled to the finest of their
+strides of at least 4 voxels and L2-normalised per map. The class-fraction maps are upsampled
+(bi/trilinearly, cell centres at block centres) to voxels and the argmax is scored by Dice. A
+random network's deep cells carry a blurred intensity, so an intensity look-alike is matched to
+a look-alike; an encoder that knows the anatomy matches a cell to the same structure in another
+subject. This follows the label-propagation probes of dense SSL evaluations (Jabri et al.,
+"Space-Time Correspondence as a Contrastive Random Walk", NeurIPS 2020; Balazevic et al.,
+"Towards In-context Scene Understanding", NeurIPS 2023), at the scale of a few labelled volumes.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ from anatomy_ssl.preprocess import CachedVolume
 
 DEFAULT_NEIGHBOURS = 10
 MAX_REFERENCE_CELLS = 60_000  # bounds memory and time at k = 5 on 3D volumes
+#: Cells are at least this many voxels per axis: a stride-2 grid of a 3D volume has 8 times the
+#: cells of a stride-4 one and 64 times the similarities, for labels the deep maps do not resolve.
+MIN_GRID_STRIDE_VOX = 4
 _QUERY_CHUNK = 4096
 
 
@@ -52,6 +55,13 @@ def deep_scales(encoder: Encoder) -> tuple[int, ...]:
     """Indices of every map but the finest (all maps for a one-map encoder)."""
     count = len(encoder.strides)
     return tuple(range(1, count)) if count > 1 else (0,)
+
+
+def grid_stride(encoder: Encoder, scales: Sequence[int]) -> int:
+    """Cell size of the transfer: the finest chosen stride of at least `MIN_GRID_STRIDE_VOX`
+    voxels (the coarsest chosen stride when none is that large)."""
+    strides = sorted(encoder.strides[scale] for scale in scales)
+    return next((s for s in strides if s >= MIN_GRID_STRIDE_VOX), strides[-1])
 
 
 def knn_label_transfer(
@@ -88,10 +98,16 @@ def knn_label_transfer(
         raise ValueError("knn label transfer needs labelled train and test volumes")
     started = time.perf_counter()
     scales = deep_scales(encoder)
+    stride = grid_stride(encoder, scales)
     features, fractions = [], []
     for volume in train_volumes:
         dense = extract_dense_features(
-            encoder, volume, scales=scales, tile_vox=tile_vox, device=device
+            encoder,
+            volume,
+            scales=scales,
+            grid_stride_vox=stride,
+            tile_vox=tile_vox,
+            device=device,
         )
         features.append(dense.flat_features())  # (N, D)
         fractions.append(_cell_class_fractions(_label(volume), dense.grid_stride_vox, num_classes))
@@ -105,7 +121,12 @@ def knn_label_transfer(
     rows = []
     for volume in test_volumes:
         dense = extract_dense_features(
-            encoder, volume, scales=scales, tile_vox=tile_vox, device=device
+            encoder,
+            volume,
+            scales=scales,
+            grid_stride_vox=stride,
+            tile_vox=tile_vox,
+            device=device,
         )
         queries = dense.flat_features().to(device)  # (M, D)
         cell_fractions = torch.cat(
