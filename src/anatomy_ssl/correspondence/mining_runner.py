@@ -357,10 +357,11 @@ def mine_cache(
     }
     if len(entries) < 2:
         subjects = ", ".join(entry.subject_id for entry in entries.values()) or "none"
+        where = "" if split == "all" else f" in split {split!r}"
         raise InputError(
             cache.spec_folder(spec_hash),
-            f"holds {len(entries)} volume(s) in split {split!r} (subjects: {subjects}): no "
-            "second subject to mine from",
+            f"holds {len(entries)} volume(s){where} (subjects: {subjects}): no second subject "
+            "to mine from",
         )
     encoder_sha256 = None
     if spec.encoder_dir is not None:
