@@ -20,32 +20,13 @@ from anatomy_ssl.errors import ConfigError, InputError
 from anatomy_ssl.export import export_scratch
 from anatomy_ssl.models import create_encoder
 from anatomy_ssl.preprocess import PreprocessSpec, Shard, VolumeCache
+from support.blob_phantom import AFFINE, SIZE, phantom
 from support.coordinate_volumes import write_test_entry
 
 SPEC = PreprocessSpec()
-SIZE = (24, 22, 26)
-AFFINE = np.array([[4.0, 0, 0, -48.0], [0, 4.0, 0, -44.0], [0, 0, 4.0, -52.0], [0, 0, 0, 1]])
-BLOBS = [  # (centre offset, semi-axes, intensity) in voxels: a body and three organs
-    ((0, 0, 0), (7, 6, 8), 0.4),
-    ((3, 1, 2), (3, 3, 4), 0.8),
-    ((-3, -2, -3), (2, 2, 3), 1.0),
-    ((0, -3, 0), (1.5, 1.5, 6), 0.9),
-]
 #: Subjects: one phantom moved by a known number of voxels each (key = subject id).
 SHIFTS = {"s0": (0, 0, 0), "s1": (2, -1, 1), "s2": (-1, 2, 0), "s3": (1, 1, -2)}
 FAST = {"partners": 2, "points_per_partner": 16, "progress": False}
-
-
-def phantom(shift) -> np.ndarray:
-    """`(1, *SIZE)` float32 smooth blobs on a background of 0, moved `shift` voxels."""
-    grid = np.stack(np.meshgrid(*[np.arange(n) for n in SIZE], indexing="ij"), axis=-1)
-    grid = grid - (np.array(SIZE) / 2 + np.asarray(shift))
-    image = np.zeros(SIZE)
-    for centre, axes, value in BLOBS:
-        radius = np.linalg.norm((grid - centre) / np.asarray(axes), axis=-1)
-        inside = 1 / (1 + np.exp((radius - 1) * min(axes) / 0.7))
-        image = image * (1 - inside) + value * inside
-    return image[None].astype(np.float32)
 
 
 def write_cache(root, images):

@@ -13,30 +13,10 @@ from anatomy_ssl.correspondence import (
 )
 from anatomy_ssl.correspondence.pair_mining import body_mask
 from anatomy_ssl.errors import InputError
+from support.blob_phantom import AFFINE, SIZE, phantom
 from support.coordinate_volumes import write_test_entry
 
-SIZE = (24, 22, 26)
-AFFINE = np.array([[4.0, 0, 0, -48.0], [0, 4.0, 0, -44.0], [0, 0, 4.0, -52.0], [0, 0, 0, 1]])
-# (centre offset, semi-axes, intensity) in voxels: a body and three asymmetric organs
-BLOBS = [
-    ((0, 0, 0), (7, 6, 8), 0.4),
-    ((3, 1, 2), (3, 3, 4), 0.8),
-    ((-3, -2, -3), (2, 2, 3), 1.0),
-    ((0, -3, 0), (1.5, 1.5, 6), 0.9),
-]
 SHIFT = np.array([2, -2, 1])  # voxels
-
-
-def phantom(shift=(0, 0, 0)) -> np.ndarray:
-    """`(1, *SIZE)` float32 smooth blobs on a background of 0, moved `shift` voxels."""
-    grid = np.stack(np.meshgrid(*[np.arange(n) for n in SIZE], indexing="ij"), axis=-1)
-    grid = grid - (np.array(SIZE) / 2 + np.asarray(shift))
-    image = np.zeros(SIZE)
-    for centre, axes, value in BLOBS:
-        radius = np.linalg.norm((grid - centre) / np.asarray(axes), axis=-1)
-        inside = 1 / (1 + np.exp((radius - 1) * min(axes) / 0.7))
-        image = image * (1 - inside) + value * inside
-    return image[None].astype(np.float32)
 
 
 class OffsetMatcher:

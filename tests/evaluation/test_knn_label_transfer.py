@@ -5,11 +5,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from anatomy_ssl.evaluation.frozen_feature_head import deep_scales
 from anatomy_ssl.evaluation.knn_label_transfer import (
     _cell_class_fractions,
     _upsample_argmax,
     _vote,
-    deep_scales,
     grid_stride,
     knn_label_transfer,
 )

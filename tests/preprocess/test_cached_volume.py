@@ -68,6 +68,10 @@ def test_metadata_and_full_loads(entry):
     assert np.array_equal(volume.load_image(), image)
     assert np.array_equal(volume.load_label(), label)
     assert np.allclose(volume.world_to_voxel(volume.affine[:3, 3][None]), 0)
+    voxels = np.array([[0, 0, 0], [3, 2.5, 7], [11, 9, 7]])
+    world = volume.voxel_to_world(voxels)
+    assert np.allclose(world[0], volume.affine[:3, 3])
+    assert np.allclose(volume.world_to_voxel(world), voxels)  # the two maps invert each other
 
 
 def test_random_starts_stay_inside_or_centre_when_the_crop_is_larger():

@@ -89,7 +89,7 @@ def mine_volume_pairs(
     source_parts, partner_parts, index_parts, similarity_parts = [], [], [], []
     for index, partner in enumerate(partners):
         vox = np.stack(np.unravel_index(drawn[index], mask.shape), axis=1)  # (n, S)
-        points_mm = vox @ source.affine[:dims, :dims].T + source.affine[:dims, dims]
+        points_mm = source.voxel_to_world(vox)
         matches = matcher.match(source, points_mm, partner)
         usable = matches.accepted & np.isfinite(matches.points_mm).all(axis=1)
         target = np.rint(partner.world_to_voxel(matches.points_mm[usable])).astype(np.int64)

@@ -7,7 +7,6 @@ to preprocess the data, so encoders trained elsewhere are evaluated the same way
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
@@ -16,7 +15,12 @@ from typing import Any
 
 from anatomy_ssl.errors import AnatomySSLError, InputError
 from anatomy_ssl.evaluation.evaluation_dataset import load_evaluation_dataset
-from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord, read_record, write_record
+from anatomy_ssl.evaluation.evaluation_record import (
+    EvaluationRecord,
+    read_record,
+    same_settings,
+    write_record,
+)
 from anatomy_ssl.evaluation.few_shot_segmentation import merge_few_shot_records
 from anatomy_ssl.evaluation.protocol_registry import parse_settings, run_protocol
 from anatomy_ssl.export import load_encoder, read_card
@@ -194,8 +198,6 @@ def _current(
     except InputError:
         return False
     key = "created_utc" if "created_utc" in record.encoder else "step"
-
-    def kept(values: Mapping[str, Any]) -> str:
-        return json.dumps({k: v for k, v in values.items() if k not in ignore}, sort_keys=True)
-
-    return record.encoder.get(key) == encoder_info[key] and kept(record.settings) == kept(settings)
+    return record.encoder.get(key) == encoder_info[key] and same_settings(
+        record.settings, settings, ignore=ignore
+    )

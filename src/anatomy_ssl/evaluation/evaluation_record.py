@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -108,6 +109,18 @@ def read_record(path: str | Path) -> EvaluationRecord:
         )
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(path, f"malformed evaluation record: {error}") from error
+
+
+def same_settings(
+    recorded: Mapping[str, Any], settings: Mapping[str, Any], *, ignore: Collection[str] = ()
+) -> bool:
+    """Whether a record was made with these protocol settings, the `ignore` keys left out (as
+    JSON: a tuple and the list it was saved as are equal)."""
+
+    def kept(values: Mapping[str, Any]) -> str:
+        return json.dumps({k: v for k, v in values.items() if k not in ignore}, sort_keys=True)
+
+    return kept(recorded) == kept(settings)
 
 
 def _number(value: Any) -> float:

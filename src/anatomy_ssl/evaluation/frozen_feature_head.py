@@ -19,6 +19,13 @@ from torch.nn import functional
 from anatomy_ssl.models import Encoder
 
 
+def deep_scales(encoder: Encoder) -> tuple[int, ...]:
+    """The maps the "frozen_deep" probe (and the knn probe) read: every map but the finest (all
+    maps for a one-map encoder)."""
+    count = len(encoder.out_channels)
+    return tuple(range(1, count)) if count > 1 else (0,)
+
+
 class LinearMapHead(nn.Module):
     """One linear layer over chosen multi-scale feature maps, as segmentation logits.
 

@@ -3,7 +3,6 @@ encoder (same record layout, method `FLOOR`), so reports put the floor in every 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -13,7 +12,12 @@ from typing import Any
 from anatomy_ssl.errors import InputError
 from anatomy_ssl.evaluation.control_methods import FLOOR
 from anatomy_ssl.evaluation.evaluation_dataset import load_evaluation_dataset
-from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord, read_record, write_record
+from anatomy_ssl.evaluation.evaluation_record import (
+    EvaluationRecord,
+    read_record,
+    same_settings,
+    write_record,
+)
 from anatomy_ssl.evaluation.few_shot_segmentation import (
     PROTOCOL,
     FewShotRecord,
@@ -131,8 +135,4 @@ def _same_grid(path: Path, settings: dict[str, Any]) -> bool:
         recorded = read_record(path).settings
     except InputError:
         return False
-
-    def without_seeds(values: dict[str, Any]) -> str:
-        return json.dumps({k: v for k, v in values.items() if k != "seeds"}, sort_keys=True)
-
-    return without_seeds(recorded) == without_seeds(settings)
+    return same_settings(recorded, settings, ignore=("seeds",))

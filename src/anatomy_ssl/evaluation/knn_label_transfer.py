@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from anatomy_ssl.embedding.dense_feature_extraction import extract_dense_features
+from anatomy_ssl.evaluation.frozen_feature_head import deep_scales
 from anatomy_ssl.evaluation.segmentation_scoring import dice_per_structure
 from anatomy_ssl.models import Encoder
 from anatomy_ssl.preprocess import CachedVolume
@@ -49,12 +50,6 @@ class KnnTransferResult:
     dice_per_volume: np.ndarray
     seconds: float
     reference_cells: int
-
-
-def deep_scales(encoder: Encoder) -> tuple[int, ...]:
-    """Indices of every map but the finest (all maps for a one-map encoder)."""
-    count = len(encoder.strides)
-    return tuple(range(1, count)) if count > 1 else (0,)
 
 
 def grid_stride(encoder: Encoder, scales: Sequence[int]) -> int:

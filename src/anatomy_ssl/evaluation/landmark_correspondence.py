@@ -290,21 +290,7 @@ def evaluate_landmark_correspondence(
         parts["pred"].append(cells_mm[best])
         parts["true"].append(target_points[target_rows])
         parts["ch"].append(chance[target_rows])
-    if not parts["q"]:
-        raise ValueError("no landmark name is shared by any two subjects: nothing to match")
-    predicted, true = np.concatenate(parts["pred"]), np.concatenate(parts["true"])
-    return LandmarkCorrespondenceResult(
-        errors_mm=np.linalg.norm(predicted - true, axis=1),
-        chance_errors_mm=np.concatenate(parts["ch"]),
-        predicted_mm=predicted,
-        true_mm=true,
-        query_index=np.concatenate(parts["q"]).astype(np.int64),
-        target_index=np.concatenate(parts["t"]).astype(np.int64),
-        landmark_index=np.concatenate(parts["l"]).astype(np.int64),
-        subject_ids=tuple(volume.subject_id for volume in volumes),
-        landmark_names=all_names,
-        radii_mm=tuple(float(r) for r in radii_mm),
-    )
+    return _result(parts, volumes, all_names, radii_mm)
 
 
 def evaluate_matcher_correspondence(
@@ -352,10 +338,27 @@ def evaluate_matcher_correspondence(
             parts["pred"].append(matches.points_mm[matches.accepted])
             parts["true"].append(target_points[rows])
             parts["ch"].append(chance[rows])
+    if parts["q"] and refused and not sum(len(q) for q in parts["q"]):
+        raise ValueError(f"the matcher refused all {refused} landmark matches")
+    return _result(parts, volumes, all_names, radii_mm, refused=refused)
+
+
+def _result(
+    parts: Mapping[str, list[np.ndarray]],
+    volumes: Sequence[CachedVolume],
+    landmark_names: tuple[str, ...],
+    radii_mm: Sequence[float],
+    *,
+    refused: int = 0,
+) -> LandmarkCorrespondenceResult:
+    """The result from per-target pieces: "q", "t", "l" (query, target, landmark indices),
+    "pred", "true" (`(n, S)` mm) and "ch" (chance errors).
+
+    Raises:
+        ValueError: no pieces (no landmark shared by any pair).
+    """
     if not parts["q"]:
         raise ValueError("no landmark name is shared by any two subjects: nothing to match")
-    if refused and not sum(len(q) for q in parts["q"]):
-        raise ValueError(f"the matcher refused all {refused} landmark matches")
     predicted, true = np.concatenate(parts["pred"]), np.concatenate(parts["true"])
     return LandmarkCorrespondenceResult(
         errors_mm=np.linalg.norm(predicted - true, axis=1),
@@ -366,7 +369,7 @@ def evaluate_matcher_correspondence(
         target_index=np.concatenate(parts["t"]).astype(np.int64),
         landmark_index=np.concatenate(parts["l"]).astype(np.int64),
         subject_ids=tuple(volume.subject_id for volume in volumes),
-        landmark_names=all_names,
+        landmark_names=landmark_names,
         radii_mm=tuple(float(r) for r in radii_mm),
         refused=refused,
     )
@@ -376,10 +379,7 @@ def _voxel_grid_mm(volume: CachedVolume, stride: int) -> np.ndarray:
     """`(N, S)` world mm of every `stride`-th voxel of the volume per axis."""
     axes = [np.arange(0, n, stride, dtype=float) for n in volume.size_vox]
     index = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))
-    affine = volume.affine
-    dims = len(axes)
-    grid: np.ndarray = index @ affine[:dims, :dims].T + affine[:dims, dims]
-    return grid
+    return volume.voxel_to_world(index)
 
 
 def _mean_distance_to_cells(points_mm: np.ndarray, cells_mm: np.ndarray) -> np.ndarray:

@@ -80,9 +80,9 @@ def mined_pair_precision(
                 np.array([a[name] for name in shared], dtype=float),
                 np.array([b[name] for name in shared], dtype=float),
             )
-            source_mm = _to_world(source, mined.source_vox[rows])
+            source_mm = source.voxel_to_world(mined.source_vox[rows])
             truth = source_mm @ fit[:-1, :-1].T + fit[:-1, -1]
-            partner_mm = _to_world(partner, mined.partner_vox[rows])
+            partner_mm = partner.voxel_to_world(mined.partner_vox[rows])
             errors.append(np.linalg.norm(partner_mm - truth, axis=1))
     if not errors:
         raise ValueError("no mined pair joins two subjects with enough shared landmarks")
@@ -93,10 +93,3 @@ def mined_pair_precision(
         scored=len(distance),
         radius_mm=radius_mm,
     )
-
-
-def _to_world(volume: CachedVolume, voxels: np.ndarray) -> np.ndarray:
-    affine = volume.affine
-    dims = volume.spatial_dims
-    world: np.ndarray = voxels.astype(float) @ affine[:dims, :dims].T + affine[:dims, dims]
-    return world

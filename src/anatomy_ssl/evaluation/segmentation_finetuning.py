@@ -42,7 +42,7 @@ from monai.losses import DiceCELoss
 from torch import nn
 from tqdm import tqdm
 
-from anatomy_ssl.evaluation.frozen_feature_head import FrozenFeatureHead
+from anatomy_ssl.evaluation.frozen_feature_head import FrozenFeatureHead, deep_scales
 from anatomy_ssl.evaluation.probe_ceiling_network import ProbeCeilingNetwork
 from anatomy_ssl.models import Encoder, SegmentationNetwork
 from anatomy_ssl.models.learning_rate_schedule import warmup_cosine_factor
@@ -119,8 +119,7 @@ def build_segmentation_network(
     if mode not in (*MODES, CEILING_MODE):
         raise ValueError(f"mode must be one of {(*MODES, CEILING_MODE)}, got {mode!r}")
     encoder_copy = copy.deepcopy(encoder)
-    count = len(encoder.out_channels)
-    deep_levels = range(1, count) if count > 1 else range(count)
+    deep_levels = deep_scales(encoder)
     if mode in ("frozen", "frozen_deep"):
         if mode == "frozen_deep" and frozen_levels is None:
             frozen_levels = deep_levels

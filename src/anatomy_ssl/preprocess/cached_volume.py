@@ -227,6 +227,13 @@ class CachedVolume:
         """The whole label map `(1, *size_vox)`, or None."""
         return np.load(self.folder / LABEL_FILE, allow_pickle=False) if self.has_label else None
 
+    def voxel_to_world(self, indices: np.ndarray) -> np.ndarray:
+        """Map `(N, S)` voxel indices (integer or continuous) to `(N, S)` RAS mm points."""
+        points = np.atleast_2d(np.asarray(indices, dtype=float))
+        dims = self.spatial_dims
+        world: np.ndarray = points @ self.affine[:dims, :dims].T + self.affine[:dims, dims]
+        return world
+
     def world_to_voxel(self, points_mm: np.ndarray) -> np.ndarray:
         """Map `(N, S)` RAS mm points to `(N, S)` continuous voxel indices."""
         points = np.atleast_2d(np.asarray(points_mm, dtype=float))
