@@ -46,7 +46,7 @@ def test_gradients_reach_the_student_parts_and_never_the_teacher():
     loss.backward()
     for part in (method.encoder, method.head, method.decoder, method.alignment):
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
-    for part in (method.teacher_encoder, method.teacher_head):
+    for part in (method.teacher_encoder, method.teacher_head, method.teacher_alignment):
         assert all(p.grad is None for p in part.parameters())
 
 
@@ -73,9 +73,29 @@ def test_the_teacher_follows_the_student_after_an_optimizer_step():
     with torch.no_grad():
         for p in method.encoder.parameters():
             p.add_(1.0)
+        for p in method.alignment.parameters():
+            p.add_(1.0)
+    aligned_before = [p.clone() for p in method.teacher_alignment.parameters()]
     method.update_teacher()
     after = list(method.teacher_encoder.parameters())
     assert all(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    aligned_after = list(method.teacher_alignment.parameters())
+    assert all(not torch.equal(a, b) for a, b in zip(aligned_before, aligned_after, strict=True))
+
+
+def test_the_reconstruction_term_is_the_mse_over_the_variance_of_the_masked_voxels():
+    image = torch.arange(16.0).reshape(1, 1, 4, 4)
+    mask = torch.zeros(1, 1, 4, 4, dtype=torch.bool)
+    mask[..., 0, :] = True  # values 0, 1, 2, 3: variance 1.25
+    assert AliceMethod._masked_variance(image, mask).item() == pytest.approx(1.25)
+    assert AliceMethod._masked_variance(torch.ones(1, 1, 4, 4), mask).item() == pytest.approx(1e-6)
+    method, logged = _alice(**{"alice.mask_ratio": 0.5})
+    views = _views(3)
+    method.compute_loss(views, step=0)
+    assert 0.5 < logged["train/rec_loss"] < 20  # scale-free: near 1 for an untrained decoder
+    method, scaled = _alice(**{"alice.mask_ratio": 0.5})
+    method.compute_loss([view * 100 for view in views], step=0)
+    assert 0.5 < scaled["train/rec_loss"] < 20
 
 
 def test_settings_that_cannot_work_are_errors():

@@ -23,7 +23,6 @@ from anatomy_ssl.losses.part_whole_losses import (
 )
 from anatomy_ssl.losses.pixel_infonce_loss import correspondence_negative_mask, pixel_infonce_loss
 from anatomy_ssl.losses.purposive_pruner import prune_lookalike_negatives
-from anatomy_ssl.losses.token_alignment_loss import token_alignment_loss
 
 __all__ = [
     "DINOLoss",
@@ -42,5 +41,4 @@ __all__ = [
     "pixel_infonce_loss",
     "prune_lookalike_negatives",
     "rank_and_world",
-    "token_alignment_loss",
 ]

@@ -8,10 +8,15 @@ clean, the student sees them block-masked (masked voxels zeroed). Four terms, ea
   student's of the other's, both ways: the invariance across subjects;
 - `patch`: iBOT's distillation of the teacher's clean tokens into the student's masked tokens of
   the same crop (bottleneck cells more than half masked);
-- `rec`: reconstruction of the masked voxels from the student's maps (MSE);
-- `align` (CAFA): the student's bottleneck tokens of a masked crop cross-attend once to its own
-  decoder tokens and once to the teacher's tokens of the partner crop; the first result must
-  match the second (a constant target).
+- `rec`: reconstruction of the masked voxels from the student's maps: MSE over the variance of
+  those voxels, so 1 is what predicting their mean scores whatever the intensity range;
+- `align` (CAFA): the student's bottleneck tokens of a masked crop cross-attend to its own
+  decoder tokens; the teacher's tokens of the same crop, clean, cross-attend to the teacher's
+  tokens of the partner crop through the teacher's (EMA) copy of the block. Both results go
+  through the heads and the student's must match the teacher's as in the patch term (centred,
+  sharpened teacher; cross-entropy over every token). A plain distance between the two block
+  outputs collapses: the block learns to ignore its input and the term fell to 0.005 in 100
+  steps whatever the encoder did (see docs/methods.md).
 """
 
 from __future__ import annotations
@@ -31,7 +36,6 @@ from anatomy_ssl.losses import (
     DINOLoss,
     MaskedPatchDistillationLoss,
     masked_reconstruction_loss,
-    token_alignment_loss,
 )
 from anatomy_ssl.methods.pretraining_method import PretrainingMethod
 from anatomy_ssl.models import (
@@ -84,6 +88,7 @@ class AliceMethod(PretrainingMethod):
         }
         self.cls_loss = DINOLoss(out_dim, **temperatures)
         self.patch_loss = MaskedPatchDistillationLoss(out_dim, **temperatures)
+        self.alignment_loss = MaskedPatchDistillationLoss(out_dim, **temperatures)
         self.decoder = UNetDecoder(
             encoder.out_channels,
             encoder.strides,
@@ -93,6 +98,7 @@ class AliceMethod(PretrainingMethod):
         decoder_width = min(encoder.out_channels[-2], DEFAULT_MAX_CHANNELS)  # its hidden map
         self.decoder_tokens = nn.Linear(decoder_width, width)
         self.alignment = CrossAttentionAlignment(width, heads=options.alignment_heads)
+        self.teacher_alignment = copy.deepcopy(self.alignment).requires_grad_(False)
 
     def view_groups(self) -> list[ViewGroup]:
         return [ViewGroup(count=2, size_vox=self.crop_size_vox)]
@@ -147,13 +153,23 @@ class AliceMethod(PretrainingMethod):
             reconstruction, hidden = self.decoder.forward_with_hidden(maps, spatial)
             if masking and options.reconstruction_weight > 0:
                 assert mask is not None
-                terms["rec"] = masked_reconstruction_loss(reconstruction, clean, mask)
+                terms["rec"] = masked_reconstruction_loss(
+                    reconstruction, clean, mask
+                ) / self._masked_variance(clean, mask)
             if options.alignment_weight > 0:
                 context = self.decoder_tokens(feature_map_tokens(hidden))  # (2B, M, D)
-                aligned = self.alignment(tokens, context)
-                partner = torch.cat(teacher_tokens.chunk(2)[::-1])  # B's tokens for A, ...
-                target = self.alignment(tokens, partner)
-                terms["align"] = token_alignment_loss(aligned, target)
+                aligned = self.alignment(tokens, context)  # (2B, N, D)
+                with torch.no_grad():
+                    partner = torch.cat(teacher_tokens.chunk(2)[::-1])  # B's tokens for A, ...
+                    target = self.teacher_alignment(teacher_tokens, partner)
+                    target_out = self.teacher_head(target.flatten(0, 1))
+                aligned_out = self.head(aligned.flatten(0, 1))
+                every_token = torch.ones(aligned.shape[:2], dtype=torch.bool, device=clean.device)
+                terms["align"] = self.alignment_loss(
+                    aligned_out.reshape(*aligned.shape[:2], -1),
+                    target_out.reshape(*target.shape[:2], -1),
+                    every_token,
+                )
         weights = {
             "cls": 1.0,
             "patch": options.patch_weight,
@@ -164,6 +180,13 @@ class AliceMethod(PretrainingMethod):
             self.log(f"train/{name}_loss", value.detach(), batch_size=size)
         loss = sum((weights[name] * value for name, value in terms.items()), clean.new_zeros(()))
         return loss, pooled[:size].detach()
+
+    @staticmethod
+    def _masked_variance(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Variance of the `(B, C, *S)` image over the `(B, 1, *S)` masked voxels (no
+        gradient; at least 1e-6, so a flat crop does not divide by zero)."""
+        values = image.detach()[mask.expand_as(image)]
+        return values.var(unbiased=False).clamp_min(1e-6)
 
     @staticmethod
     def _masked_tokens(mask: torch.Tensor, token_grid: torch.Size) -> torch.Tensor:
@@ -179,3 +202,4 @@ class AliceMethod(PretrainingMethod):
         )
         ema_update_(self.teacher_encoder, self.encoder, momentum)
         ema_update_(self.teacher_head, self.head, momentum)
+        ema_update_(self.teacher_alignment, self.alignment, momentum)
