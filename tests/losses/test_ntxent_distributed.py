@@ -1,5 +1,6 @@
 """Two gloo CPU processes must reproduce, exactly, what one process computes on the global batch:
-NT-Xent loss and DDP gradients, the feature queue's ring order, and the DINO centre."""
+NT-Xent loss and DDP gradients, the feature queue's ring order, the DINO centre and the
+centre of iBOT's token distillation (Alice's patch and CAFA terms)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from anatomy_ssl.losses import DINOLoss, FeatureQueue, NTXentLoss
+from anatomy_ssl.losses import DINOLoss, FeatureQueue, MaskedPatchDistillationLoss, NTXentLoss
 
 WORLD = 2
 LOCAL = 2  # samples per rank
@@ -33,6 +34,9 @@ def _global_batch() -> dict[str, torch.Tensor]:
         "keys": draw(2, GLOBAL, 4),  # two enqueue steps
         "student": draw(3, GLOBAL, 6),  # 2 global + 1 local view
         "teacher": draw(2, GLOBAL, 6),
+        "student_tokens": draw(GLOBAL, 3, 6),  # (B, N, K)
+        "teacher_tokens": draw(GLOBAL, 3, 6),
+        "masked": torch.rand(GLOBAL, 3, generator=generator) < 0.5,
     }
 
 
@@ -64,8 +68,14 @@ def _worker(rank: int, store: str, out: str) -> None:
 
         dino = DINOLoss(6).double()
         dino_loss = dino([v[rows] for v in batch["student"]], [v[rows] for v in batch["teacher"]])
+        tokens = MaskedPatchDistillationLoss(6).double()
+        token_loss = tokens(
+            batch["student_tokens"][rows], batch["teacher_tokens"][rows], batch["masked"][rows]
+        )
         torch.save(
             {
+                "token_loss": token_loss,
+                "token_center": tokens.center.center,
                 "loss": loss.detach(),
                 "grads": {k: p.grad for k, p in model.module.named_parameters()},
                 "queue": queue.state_dict(),
@@ -140,3 +150,12 @@ def test_dino_center_and_loss_match_the_global_batch(results):
     torch.testing.assert_close(torch.stack([r["dino_loss"] for r in results]).mean(), loss)
     for result in results:
         torch.testing.assert_close(result["center"], dino.center)
+
+
+def test_token_distillation_center_and_loss_match_the_global_batch(results):
+    batch = _global_batch()
+    tokens = MaskedPatchDistillationLoss(6).double()
+    loss = tokens(batch["student_tokens"], batch["teacher_tokens"], batch["masked"])
+    torch.testing.assert_close(torch.stack([r["token_loss"] for r in results]).mean(), loss)
+    for result in results:
+        torch.testing.assert_close(result["token_center"], tokens.center.center)
