@@ -179,3 +179,25 @@ def test_the_embedding_matcher_mines_and_refuses_below_its_threshold(cache, tmp_
     whole = [row for row in refused.rejects if not row[2]]
     assert sorted(row[0] for row in whole) == sorted(SHIFTS)
     assert not list(Path(refused.folder).glob("*.npz"))
+
+
+def test_2d_images_are_mined_by_registration_and_by_a_2d_encoder(tmp_path):
+    affine_2d = np.array([[4.0, 0, -48.0], [0, 4.0, -44.0], [0, 0, 1]])
+    shifts = {"s0": (0, 0, 0), "s1": (2, -1, 0), "s2": (-1, 2, 0)}
+    images = {name: phantom(shift)[..., SIZE[2] // 2] for name, shift in shifts.items()}
+    folder = VolumeCache(tmp_path / "flat").register_spec(SPEC)
+    for name, image in images.items():
+        write_test_entry(folder, name, image, affine_2d)
+    report = mine_cache(tmp_path / "flat", matcher_spec="registration", **FAST)
+    assert report.mined == 3 and report.pairs > 0
+    for pairs in load_mined_pairs(tmp_path / "flat", None, report.matcher_id):
+        assert pairs.source_vox.shape[1] == 2
+        source_shift = np.array(shifts[pairs.source_key][:2])
+        partner_shift = np.array([shifts[pairs.partner_keys[i]][:2] for i in pairs.partner_index])
+        expected = pairs.source_vox + partner_shift - source_shift
+        assert np.median(np.abs(pairs.partner_vox - expected)) <= 1.0
+    torch.manual_seed(0)
+    encoder = export_scratch(create_encoder("test_resunet", spatial_dims=2), tmp_path / "enc")
+    accept_all = MatcherSpec(encoder_dir=encoder, threshold=-1.0, tile_vox=32)
+    embedded = mine_cache(tmp_path / "flat", matcher_spec=accept_all, **FAST)
+    assert embedded.mined == 3 and embedded.pairs == 3 * 2 * 16
