@@ -1,6 +1,6 @@
 """Pretraining throughput benchmark: samples/s, peak memory and data wait for each method.
 
-For every method (simclr, moco, dino, mae, eden, eden_v1) and encoder, one short
+For every method (simclr, moco, dino, mae, eden, eden_v1, sam, alice) and encoder, one short
 `anatomy_ssl.pretrain` run on a phantom cache that is built once. Each run happens in a fresh
 child process, so its peak memory is its own. The script reports:
 - steady-state samples/s and s/step (the first `--warmup-steps` timed steps are left out);
@@ -11,6 +11,9 @@ child process, so its peak memory is its own. The script reports:
   has nothing to do;
 - peak memory. On CPU this is the trainer process's VmHWM, plus a sampled peak of the summed
   PSS of the trainer and its data workers. On GPU it is `torch.cuda.max_memory_allocated`;
+- for `alice`, the cost of mining its pairs ahead of training, on one core (one worker): pairs/s
+  with affine registration and with an (untrained) embedding encoder of the run's kind, whose
+  search costs what a trained one's does; alice then trains on the embedding-mined pairs;
 - two references from the same run. "compute alone" is the same method's forward, loss,
   backward, clipping, AdamW step and teacher update, on random tensors already in memory, with
   no data loading and no Lightning. It is timed in the same child just before and just after
@@ -68,7 +71,7 @@ from process_memory import reset_peak_rss
 if TYPE_CHECKING:
     from anatomy_ssl.training.step_progress import StepProgress
 
-METHODS = ("simclr", "moco", "dino", "mae", "eden", "eden_v1")
+METHODS = ("simclr", "moco", "dino", "mae", "eden", "eden_v1", "sam", "alice")
 #: Modules the forkserver imports once, before it forks any measurement process.
 PRELOAD = ["anatomy_ssl.training.pretrain_run", "anatomy_ssl.methods", "anatomy_ssl.models"]
 
@@ -299,6 +302,14 @@ def _compute_reference(config: Any, suite: Suite, device: Any) -> dict[str, floa
         for group in method.view_groups()
         for _ in range(group.count)
     ]
+    # the crops' geometry, for methods that read it (sam): view 1 a quarter crop further on
+    shift = torch.tensor([view.shape[2] // 4 for view in views]).cumsum(0) - views[0].shape[2] // 4
+    geometry = {
+        "view_start_vox": shift[:, None, None].expand(len(views), batch, 3).to(device),
+        "view_flips": torch.zeros(len(views), batch, 3, dtype=torch.bool, device=device),
+        "spacing_mm": torch.ones(batch, 3, device=device),
+        "entry_index": torch.arange(batch, device=device) % 2,
+    }
     gpu = device.type == "cuda"
     bf16 = suite.precision.startswith("bf16")
     clip = config.optim.gradient_clip_norm
@@ -315,7 +326,7 @@ def _compute_reference(config: Any, suite: Suite, device: Any) -> dict[str, floa
             else contextlib.nullcontext()
         )
         with autocast:
-            loss, _ = method.compute_loss(views, step)
+            loss, _ = method.batch_loss(views, geometry, step)
         loss.backward()
         if clip is not None:
             torch.nn.utils.clip_grad_norm_(method.parameters(), clip)
@@ -427,6 +438,35 @@ def measure_method(
     except torch.cuda.OutOfMemoryError as error:
         row["error"] = f"CUDA out of memory: {str(error).splitlines()[0]}"
     return row
+
+
+def measure_mining(cache: str, work: str, encoder: str, threads: int) -> dict[str, Any]:
+    """Child process: mine alice's pairs on one core, by registration and by an untrained
+    `encoder`; returns pairs/s of each and the folder of the embedding-mined pairs."""
+    import torch
+
+    from anatomy_ssl.correspondence import mine_cache
+    from anatomy_ssl.export import export_scratch
+    from anatomy_ssl.models import create_encoder
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    encoder_dir = export_scratch(
+        create_encoder(encoder, spatial_dims=3, in_channels=1), Path(work) / "matcher"
+    )
+    rows: dict[str, Any] = {"torch_threads": torch.get_num_threads()}
+    for name, matcher in (("registration", "registration"), ("embedding", encoder_dir)):
+        report = mine_cache(cache, matcher_spec=matcher, workers=1, progress=False)
+        rows[name] = {
+            "pairs": report.pairs,
+            "refused": report.refused,
+            "sources": report.sources,
+            "seconds": report.seconds,
+            "pairs_per_s": report.pairs_per_second,
+            "folder": report.folder,
+        }
+    return rows
 
 
 def _child_main(
@@ -670,6 +710,17 @@ def main() -> None:
         started = time.perf_counter()
         cache = build_cache(work, suite)
         report["cache_seconds"] = time.perf_counter() - started
+        mined_pairs = None
+        if "alice" in methods:
+            print("mining alice's pairs on one core ...", flush=True)
+            for encoder in suite.encoders[:1]:
+                mining = _in_child(
+                    context, measure_mining, str(cache), str(work), encoder, suite.threads
+                )
+                report["mining"] = mining
+                mined_pairs = mining["embedding"]["folder"]
+                for name in ("registration", "embedding"):
+                    print(f"  {name}: {mining[name]['pairs_per_s']:.0f} pairs/s", flush=True)
         for encoder in suite.encoders:
             for method in methods:
                 label = f"{encoder} / {method}"
@@ -685,7 +736,8 @@ def main() -> None:
                         context,
                         measure_method,
                         str(work / "runs" / f"{encoder}-{method}"),
-                        run_overrides(suite, cache, method, encoder),
+                        run_overrides(suite, cache, method, encoder)
+                        | ({"alice.mined_pairs": mined_pairs} if method == "alice" else {}),
                         asdict(suite),
                     )
                 except RuntimeError as error:

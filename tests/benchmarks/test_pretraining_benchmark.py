@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "pretraining_benchmark.py"
-METHODS = ["simclr", "moco", "dino", "mae", "eden", "eden_v1"]
+METHODS = ["simclr", "moco", "dino", "mae", "eden", "eden_v1", "sam", "alice"]
 
 
 def _finite_positive(value):
@@ -54,6 +54,9 @@ def test_quick_cpu_suite_reports_every_method(tmp_path):
         assert row["peak_rss_mb"] >= row["rss_at_start_mb"] > 0
         assert _finite_positive(row["compute_alone"]["after_over_before"])
     assert report["rows"][0]["relative_to_simclr"] == 1.0
+    for matcher in ("registration", "embedding"):  # alice's pairs, mined before it trains
+        assert report["mining"][matcher]["pairs"] > 0
+        assert _finite_positive(report["mining"][matcher]["pairs_per_s"])
     assert list(tmp_path.iterdir()) == [out]  # scratch data removed
     for method in METHODS:
         assert method in result.stdout  # the printed table
