@@ -19,6 +19,14 @@ TEST_ENCODERS = [name for name in list_encoders() if name.startswith("test_")]
 INPUT_SIZE = {2: 64, 3: 32}
 
 
+def _location_kwargs(encoder: Encoder, batch: int) -> dict[str, torch.Tensor]:
+    """`{"location": (B, spatial_dims) in [-1, 1]}` for encoders that take one, else `{}`."""
+    if not encoder.requires_location:
+        return {}
+    # random, not zeros: with p = 0 the routing layers' A would get no gradient
+    return {"location": torch.rand(batch, encoder.spatial_dims) * 2 - 1}
+
+
 def _shapes(encoder: Encoder) -> dict[str, tuple[int, ...]]:
     return {key: tuple(value.shape) for key, value in encoder.state_dict().items()}
 
@@ -39,7 +47,8 @@ def test_feature_maps_follow_the_contract(name, spatial_dims):
     size = INPUT_SIZE[spatial_dims]
     assert size % encoder.min_input_multiple == 0
     x = torch.randn(2, 2, *(size,) * spatial_dims)
-    features = encoder.forward_features(x)
+    location = _location_kwargs(encoder, 2)
+    features = encoder.forward_features(x, **location)
     assert len(features) == len(encoder.strides) == len(encoder.out_channels)
     for feature, channels, stride in zip(
         features, encoder.out_channels, encoder.strides, strict=True
@@ -47,8 +56,8 @@ def test_feature_maps_follow_the_contract(name, spatial_dims):
         assert feature.shape == (2, channels, *(size // stride,) * spatial_dims)
     assert list(encoder.strides) == sorted(encoder.strides)
     assert encoder.embed_dim == encoder.out_channels[-1]
-    assert encoder.forward_pooled(x).shape == (2, encoder.embed_dim)
-    assert encoder(x).shape == (2, encoder.embed_dim)
+    assert encoder.forward_pooled(x, **location).shape == (2, encoder.embed_dim)
+    assert encoder(x, **location).shape == (2, encoder.embed_dim)
 
 
 @pytest.mark.parametrize("spatial_dims", [2, 3])
@@ -58,7 +67,8 @@ def test_gradient_reaches_every_parameter(name, spatial_dims):
     encoder = create_encoder(name, spatial_dims=spatial_dims)
     x = torch.randn(2, 1, *(INPUT_SIZE[spatial_dims],) * spatial_dims)
     # Random weights: a plain sum of normalized maps would have zero gradient.
-    loss = sum((f * torch.randn_like(f)).sum() for f in encoder.forward_features(x))
+    features = encoder.forward_features(x, **_location_kwargs(encoder, 2))
+    loss = sum((f * torch.randn_like(f)).sum() for f in features)
     loss.backward()
     trainable = [(k, p) for k, p in encoder.named_parameters() if p.requires_grad]
     assert len(trainable) > 0
@@ -146,7 +156,7 @@ def test_full_size_encoders_follow_the_contract(name):
     size = max(encoder.min_input_multiple, 32)
     x = torch.randn(2, 1, size, size, size)
     with torch.no_grad():
-        features = encoder.forward_features(x)
+        features = encoder.forward_features(x, **_location_kwargs(encoder, 2))
     for feature, channels, stride in zip(
         features, encoder.out_channels, encoder.strides, strict=True
     ):

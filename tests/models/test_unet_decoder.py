@@ -13,7 +13,8 @@ TEST_ENCODERS = [name for name in list_encoders() if name.startswith("test_")]
 def test_decodes_each_encoder_to_full_resolution(name, spatial_dims, size):
     encoder = create_encoder(name, spatial_dims=spatial_dims)
     decoder = UNetDecoder(encoder.out_channels, encoder.strides, 3, spatial_dims)
-    features = encoder.forward_features(torch.randn(2, 1, *(size,) * spatial_dims))
+    location = {"location": torch.zeros(2, spatial_dims)} if encoder.requires_location else {}
+    features = encoder.forward_features(torch.randn(2, 1, *(size,) * spatial_dims), **location)
     output = decoder(features, (size,) * spatial_dims)
     assert output.shape == (2, 3, *(size,) * spatial_dims)
     output.mean().backward()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from anatomy_ssl.configs.pretrain_schema import METHOD_NAMES, PretrainConfig
+from anatomy_ssl.errors import ConfigError
 from anatomy_ssl.methods.alice_method import AliceMethod
 from anatomy_ssl.methods.dino_method import DINOMethod
 from anatomy_ssl.methods.eden_method import EdenMethod
@@ -28,5 +29,16 @@ assert tuple(METHODS) == METHOD_NAMES
 
 
 def create_method(encoder: Encoder, config: PretrainConfig) -> PretrainingMethod:
-    """The method `config.method` around `encoder`."""
+    """The method `config.method` around `encoder`.
+
+    Raises:
+        ConfigError: the encoder needs each patch's location (DrasCLR's location-conditioned
+            encoders), which no registered method supplies yet.
+    """
+    if encoder.requires_location:
+        raise ConfigError(
+            f"encoder {encoder.config.get('name')!r} is conditioned on each patch's anatomical "
+            f"location, which method {config.method!r} does not supply; choose an encoder "
+            "without location conditioning (e.g. resunet_small)"
+        )
     return METHODS[config.method](encoder, config)

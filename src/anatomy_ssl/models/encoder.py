@@ -21,6 +21,9 @@ class Encoder(nn.Module):
         config: `{"name": registry name, **kwargs}` that rebuilds the same architecture through
             `create_encoder(**config)`; written into exported cards.
     and implement `forward_features`.
+
+    `requires_location` is False here; encoders that take `(x, location)` (the normalized
+    patch centre, e.g. `LocationConditionedEncoder`) set it True.
     """
 
     spatial_dims: int
@@ -29,6 +32,7 @@ class Encoder(nn.Module):
     strides: tuple[int, ...]
     min_input_multiple: int
     config: dict[str, Any]
+    requires_location: bool = False
 
     @property
     def embed_dim(self) -> int:

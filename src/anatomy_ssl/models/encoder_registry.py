@@ -16,6 +16,7 @@ from typing import Any
 
 from anatomy_ssl.errors import ConfigError
 from anatomy_ssl.models.encoder import Encoder
+from anatomy_ssl.models.location_conditioned_encoder import LocationConditionedEncoder
 from anatomy_ssl.models.residual_unet_encoder import ResidualUNetEncoder
 from anatomy_ssl.models.resnet_encoder import ResNetEncoder
 from anatomy_ssl.models.swin_encoder import SwinEncoder
@@ -24,6 +25,15 @@ from anatomy_ssl.models.vit_encoder import ViTEncoder
 # name -> (encoder class, keyword arguments that differ from the class defaults). The classes'
 # defaults are the entries with `{}`: a directly built encoder records that name in its config.
 ENCODERS: dict[str, tuple[Callable[..., Encoder], dict[str, Any]]] = {
+    # DrasCLR's location-conditioned encoders, called as encoder(x, location): the GPU size
+    # (5 stages, 8 experts per convolution), the CPU size, and the CPU size's plain-conv
+    # ablation twin (same widths and depth, location accepted and ignored).
+    "drasclr": (LocationConditionedEncoder, {}),
+    "drasclr_small": (LocationConditionedEncoder, {"channels": (16, 32, 64, 128)}),
+    "drasclr_small_plain": (
+        LocationConditionedEncoder,
+        {"channels": (16, 32, 64, 128), "conditional": False},
+    ),
     "resnet10": (ResNetEncoder, {"layers": (1, 1, 1, 1)}),
     "resnet18": (ResNetEncoder, {}),
     "resnet34": (ResNetEncoder, {"layers": (3, 4, 6, 3)}),
@@ -35,6 +45,10 @@ ENCODERS: dict[str, tuple[Callable[..., Encoder], dict[str, Any]]] = {
     "resunet_small": (ResidualUNetEncoder, {"channels": (16, 32, 64, 128)}),
     "swin": (SwinEncoder, {}),  # the encoder of SwinUNETR with feature_size 48
     "vit_base": (ViTEncoder, {}),  # ViT-B/16
+    "test_drasclr": (
+        LocationConditionedEncoder,
+        {"channels": (8, 16, 32), "first_stride": 1, "experts": 2},
+    ),
     "test_resnet": (
         ResNetEncoder,
         {

@@ -1,0 +1,17 @@
+"""Every method is built from the registry; an encoder it cannot feed is a clear config error."""
+
+import pytest
+
+from anatomy_ssl.configs import config_from_dict
+from anatomy_ssl.configs.pretrain_schema import PretrainConfig
+from anatomy_ssl.errors import ConfigError
+from anatomy_ssl.methods import create_method
+from anatomy_ssl.models import create_encoder
+
+
+def test_a_location_conditioned_encoder_is_refused_by_name():
+    config = config_from_dict(PretrainConfig, {"method": "simclr"})
+    with pytest.raises(ConfigError, match="'test_drasclr' is conditioned on each patch"):
+        create_method(create_encoder("test_drasclr"), config)
+    method = create_method(create_encoder("test_resunet"), config)
+    assert type(method).__name__ == "SimCLRMethod"
