@@ -7,6 +7,7 @@ from anatomy_ssl.correspondence.mining_runner import MatcherSpec, MiningReport, 
 from anatomy_ssl.correspondence.pair_mining import MinedPairs, choose_partners, mine_volume_pairs
 from anatomy_ssl.correspondence.point_matches import PointMatches
 from anatomy_ssl.correspondence.registration_matcher import RegistrationMatcher
+from anatomy_ssl.correspondence.voxel_refinement import refine_to_voxels
 from anatomy_ssl.data.mined_pairs_store import (
     StaleMinedPairsError,
     load_mined_pairs,
@@ -27,4 +28,5 @@ __all__ = [
     "mine_cache",
     "mine_volume_pairs",
     "missing_sources",
+    "refine_to_voxels",
 ]

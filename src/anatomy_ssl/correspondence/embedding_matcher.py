@@ -6,7 +6,9 @@ the mean of the two cosines. The search never scores the whole target at fine re
 coarse cosine first ranks one cell per coarse block of the target (a grid `coarse stride / fine
 stride` times sparser per axis), then only the fine cells within one coarse block of the
 `coarse_candidates` best are scored with the full (fine + coarse) similarity. The best cell's
-centre is the match; a match whose similarity is below `threshold` is refused (SAM: 0.7).
+centre is then refined to the most similar point within one cell, at whole-voxel offsets, on
+the interpolated maps (`refine_to_voxels`); a match whose similarity is below `threshold` is
+refused (SAM: 0.7).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 
 from anatomy_ssl.correspondence.point_matches import PointMatches
+from anatomy_ssl.correspondence.voxel_refinement import refine_to_voxels
 from anatomy_ssl.embedding.dense_feature_extraction import DenseFeatures, extract_dense_features
 from anatomy_ssl.models import Encoder
 from anatomy_ssl.preprocess import CachedVolume
@@ -37,6 +40,7 @@ class EmbeddingMatcher:
         tile_vox: inference tile side(s) of the dense embeddings.
         threshold: matches with a lower similarity are refused.
         coarse_candidates: coarse blocks searched at fine resolution per point.
+        refine: refine each match from its cell centre to the best voxel (`refine_to_voxels`).
         cache_volumes: dense embeddings kept in memory (by cache key), so matching many points
             or pairs embeds each volume once.
         device: where the encoder runs.
@@ -50,6 +54,7 @@ class EmbeddingMatcher:
         tile_vox: int | Sequence[int] = 64,
         threshold: float = DEFAULT_THRESHOLD,
         coarse_candidates: int = 4,
+        refine: bool = True,
         cache_volumes: int = 8,
         device: str | torch.device = "cpu",
     ) -> None:
@@ -62,6 +67,7 @@ class EmbeddingMatcher:
         self.tile_vox = tile_vox
         self.threshold = threshold
         self.coarse_candidates = coarse_candidates
+        self.refine = refine
         self.cache_volumes = cache_volumes
         self.device = device
         self._cache: OrderedDict[str, DenseFeatures] = OrderedDict()
@@ -97,6 +103,8 @@ class EmbeddingMatcher:
             queries, target, coarse_candidates=self.coarse_candidates
         )
         matched = target.grid_points_mm()[best_cell]  # (N, S)
+        if self.refine:
+            matched, similarity = refine_to_voxels(queries, target, matched)
         accepted = similarity >= self.threshold
         matched[~accepted] = np.nan
         return PointMatches(points_mm=matched, similarity=similarity, accepted=accepted)

@@ -59,7 +59,8 @@ class MatcherSpec:
 
     Attributes:
         encoder_dir: an exported encoder folder (embedding matcher), or None (registration).
-        scales, threshold, coarse_candidates, tile_vox: the embedding matcher's settings.
+        scales, threshold, coarse_candidates, refine, tile_vox: the embedding matcher's
+            settings.
         iterations: the registration's optimizer iterations per pyramid level.
         device: where the encoder runs (does not change the matcher id).
     """
@@ -68,6 +69,7 @@ class MatcherSpec:
     scales: tuple[int, int] = (0, -1)
     threshold: float = DEFAULT_THRESHOLD
     coarse_candidates: int = 4
+    refine: bool = True
     tile_vox: int = 64
     iterations: int = 200
     device: str = "cpu"
@@ -95,6 +97,7 @@ class MatcherSpec:
             "scales": list(self.scales),
             "threshold": self.threshold,
             "coarse_candidates": self.coarse_candidates,
+            "refine": self.refine,
             "tile_vox": self.tile_vox,
         }
 
@@ -109,6 +112,7 @@ class MatcherSpec:
             tile_vox=self.tile_vox,
             threshold=self.threshold,
             coarse_candidates=self.coarse_candidates,
+            refine=self.refine,
             device=self.device,
         )
 

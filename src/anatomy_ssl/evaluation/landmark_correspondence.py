@@ -2,7 +2,8 @@
 matching.
 
 For each landmark of a query volume, the cell of a target volume whose dense embedding is the
-most similar (cosine) is taken as the match; its centre, in mm, is compared with the target's
+most similar (cosine) is taken as the match, refined to the most similar point within one cell
+at whole-voxel offsets (`refine_to_voxels`); its position, in mm, is compared with the target's
 true landmark. This is the landmark-matching test of SAM (Yan et al., "SAM: Self-supervised
 Learning of Pixel-wise Anatomical Embeddings in Radiological Images", IEEE TMI 2022), here run
 over every ordered pair of subjects. No training.
@@ -17,7 +18,12 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
-from anatomy_ssl.correspondence import EmbeddingMatcher, PointMatches, RegistrationMatcher
+from anatomy_ssl.correspondence import (
+    EmbeddingMatcher,
+    PointMatches,
+    RegistrationMatcher,
+    refine_to_voxels,
+)
 from anatomy_ssl.embedding.dense_feature_extraction import DenseFeatures, extract_dense_features
 from anatomy_ssl.models import Encoder
 from anatomy_ssl.preprocess import CachedVolume
@@ -209,14 +215,16 @@ def evaluate_landmark_correspondence(
     tile_vox: int | Sequence[int] = 64,
     batch_size: int = 2,
     tie_tolerance: float = 1e-6,
+    refine: bool = True,
     seed: int = 0,
     device: str | torch.device = "cpu",
 ) -> LandmarkCorrespondenceResult:
     """Match every landmark of every query volume into every other (target) volume.
 
     The query embedding of a landmark is the query's dense map interpolated at the landmark
-    (`DenseFeatures.sample`); the match is the best target cell (`match_to_cells`), so the
-    error is at best the distance to the nearest cell centre (about half a cell). Landmarks
+    (`DenseFeatures.sample`); the match is the best target cell (`match_to_cells`), refined
+    to the best point within one cell at whole-voxel offsets when `refine` (without it the
+    error is at best the distance to the nearest cell centre, about half a cell). Landmarks
     missing from either volume of a pair are skipped. Dense maps of all volumes are held in
     memory at once (see `extract_dense_features` for their size).
 
@@ -230,6 +238,7 @@ def evaluate_landmark_correspondence(
         tile_vox: tile side(s) for the dense maps.
         batch_size: tiles per forward pass.
         tie_tolerance: see `match_to_cells`.
+        refine: refine each cell-level match to the voxel (`refine_to_voxels`).
         seed: seeds the tie-breaking draws.
         device: where the encoder runs.
 
@@ -283,11 +292,14 @@ def evaluate_landmark_correspondence(
             generator=generator,
             device=device,
         )
+        predicted = cells_mm[best]  # (Q, S)
+        if refine:
+            predicted, _ = refine_to_voxels(torch.cat(rows_vec), dense[target], predicted)
         chance = _mean_distance_to_cells(target_points, cells_mm)  # (L_t,)
         parts["q"].append(np.concatenate(rows_q))
         parts["t"].append(np.full(len(target_rows), target))
         parts["l"].append(np.asarray([name_index[target_names[i]] for i in target_rows]))
-        parts["pred"].append(cells_mm[best])
+        parts["pred"].append(predicted)
         parts["true"].append(target_points[target_rows])
         parts["ch"].append(chance[target_rows])
     return _result(parts, volumes, all_names, radii_mm)

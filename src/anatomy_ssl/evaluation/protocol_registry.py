@@ -267,6 +267,7 @@ def _correspondence(
             scales=settings.scales,
             grid_stride_vox=settings.grid_stride_vox,
             tile_vox=settings.tile_vox,
+            refine=settings.refine,
             device=context.device,
         )
     else:
@@ -280,6 +281,7 @@ def _correspondence(
                 scales=(settings.scales[0], settings.scales[1]),
                 tile_vox=settings.tile_vox,
                 threshold=settings.threshold,
+                refine=settings.refine,
                 device=context.device,
             )
         )

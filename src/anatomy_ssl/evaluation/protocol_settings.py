@@ -70,6 +70,9 @@ class CorrespondenceSettings:
             (the correspondence service: coarse blocks first, refusal below `threshold`) or
             "registration" (affine registration of each pair; the encoder is not used).
         threshold: similarity below which "coarse_to_fine" refuses a match.
+        refine: refine an embedding match from its cell to the most similar point within one
+            cell at whole-voxel offsets (the interpolated maps; without it a match is off by
+            up to half a cell per axis).
     """
 
     split: str = "test"
@@ -80,6 +83,7 @@ class CorrespondenceSettings:
     tile_vox: int = 64
     matcher: Literal["nearest", "coarse_to_fine", "registration"] = "nearest"
     threshold: float = 0.7
+    refine: bool = True
 
 
 @dataclass(frozen=True)
