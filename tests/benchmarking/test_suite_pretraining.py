@@ -1,5 +1,7 @@
 """A suite's alice: its pairs are mined among the training subjects before it pretrains."""
 
+import pytest
+
 from anatomy_ssl.benchmarking.suite_config import load_suite
 from anatomy_ssl.benchmarking.suite_datasets import dataset_spec, prepare_dataset
 from anatomy_ssl.benchmarking.suite_pretraining import pretrained_encoder
@@ -8,12 +10,13 @@ from anatomy_ssl.export import read_card
 from anatomy_ssl.preprocess import VolumeCache
 
 
-def test_alice_in_a_suite_mines_its_pairs_on_the_training_split_first(tmp_path):
+@pytest.mark.parametrize("dataset_index", [0, 1], ids=["ct_3d", "radiographs_2d"])
+def test_alice_in_a_suite_mines_its_pairs_on_the_training_split_first(tmp_path, dataset_index):
     suite = load_suite(
         "smoke",
         {"methods": ["scratch", "alice"], "pretraining": {"overrides": {"alice.out_dim": 64}}},
     )
-    dataset = suite.datasets[0]
+    dataset = suite.datasets[dataset_index]
     local = suite.for_dataset(dataset)
     manifest = prepare_dataset(dataset, local, tmp_path / "data", progress=False)
     encoder = pretrained_encoder(
