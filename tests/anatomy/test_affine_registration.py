@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import SimpleITK as sitk
 
 from anatomy_ssl.anatomy.affine_registration import (
     AffineRegistration,
@@ -158,6 +159,25 @@ def test_a_fixed_mask_restricts_the_metric_and_still_recovers_the_transform(pair
         register_affine(fixed, moving, fixed_mask=mask[:-1])
 
 
+def test_a_prior_shrink_keeps_the_geometry_and_the_mask(pair):
+    _, fixed, moving = pair
+    world = _grid_mm(FIXED_SIZE, FIXED_AFFINE)
+    mask = np.linalg.norm((world - [0.0, 0.0, 20.0]) / [50.0, 45.0, 45.0], axis=-1) < 1
+    for fixed_mask in (None, mask):
+        result = register_affine(
+            fixed,
+            moving,
+            fixed_mask=fixed_mask,
+            prior_shrink=2,
+            shrink_factors=(2, 1),
+            smoothing_sigmas_vox=(1, 0),
+        )
+        # ~1 mm; block averages placed at a block's first voxel instead of its centre: ~4.7 mm
+        _assert_recovers(result, KNOWN, 2.0)
+    with pytest.raises(ValueError, match="prior_shrink must be >= 1"):
+        register_affine(fixed, moving, prior_shrink=0)
+
+
 def test_a_constant_moving_image_raises_a_registration_error_naming_both_subjects(pair):
     folder, fixed, _ = pair
     blank = _volume(folder, "blank", MOVING_SIZE, MOVING_AFFINE, constant=True)
@@ -181,6 +201,21 @@ def test_two_runs_give_identical_matrices(pair, known_result):
     again = register_affine(fixed, moving)
     np.testing.assert_array_equal(again.fixed_to_moving_mm, known_result.fixed_to_moving_mm)
     assert again.metric_value == known_result.metric_value
+
+
+def test_the_thread_count_is_the_callers_not_the_global_defaults(pair):
+    _, fixed, moving = pair
+    default = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    try:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+        global_one = register_affine(fixed, moving, iterations=20)
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(4)
+        asked_one = register_affine(fixed, moving, iterations=20, threads=1)
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(default)
+    np.testing.assert_array_equal(asked_one.fixed_to_moving_mm, global_one.fixed_to_moving_mm)
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        register_affine(fixed, moving, threads=0)
 
 
 def test_two_dimensional_images_register_in_the_image_plane(tmp_path):

@@ -21,6 +21,7 @@ VERBS = [
     "manifest",
     "preprocess",
     "mine",
+    "frame",
     "inspect",
     "pretrain",
     "export",

@@ -14,13 +14,19 @@ BLOBS = [
 ]
 
 
-def phantom(shift=(0, 0, 0)) -> np.ndarray:
-    """`(1, *SIZE)` float32 smooth blobs on a background of 0, moved `shift` voxels."""
-    grid = np.stack(np.meshgrid(*[np.arange(n) for n in SIZE], indexing="ij"), axis=-1)
-    grid = grid - (np.array(SIZE) / 2 + np.asarray(shift))
-    image = np.zeros(SIZE)
+def phantom_at(points_vox) -> np.ndarray:
+    """Intensity (float64) of the unmoved phantom at `(..., 3)` continuous voxel coordinates, so
+    a test can sample it through any known transform."""
+    grid = np.asarray(points_vox, dtype=float) - np.array(SIZE) / 2
+    image = np.zeros(grid.shape[:-1])
     for centre, axes, value in BLOBS:
         radius = np.linalg.norm((grid - centre) / np.asarray(axes), axis=-1)
         inside = 1 / (1 + np.exp((radius - 1) * min(axes) / 0.7))
         image = image * (1 - inside) + value * inside
-    return image[None].astype(np.float32)
+    return image
+
+
+def phantom(shift=(0, 0, 0)) -> np.ndarray:
+    """`(1, *SIZE)` float32 smooth blobs on a background of 0, moved `shift` voxels."""
+    grid = np.stack(np.meshgrid(*[np.arange(n) for n in SIZE], indexing="ij"), axis=-1)
+    return phantom_at(grid - np.asarray(shift))[None].astype(np.float32)

@@ -14,6 +14,7 @@ from anatomy_ssl.cli.demo_command import demo
 from anatomy_ssl.cli.embed_command import embed
 from anatomy_ssl.cli.evaluate_command import evaluate
 from anatomy_ssl.cli.export_command import export
+from anatomy_ssl.cli.frame_command import frame
 from anatomy_ssl.cli.inspect_command import inspect
 from anatomy_ssl.cli.manifest_command import manifest
 from anatomy_ssl.cli.mine_command import mine
@@ -38,6 +39,7 @@ app.command("atlas-dataset", cls=VerbCommand)(atlas_dataset)
 app.command(cls=VerbCommand)(manifest)
 app.command(cls=PreprocessCommand)(preprocess)
 app.command(cls=VerbCommand)(mine)
+app.command(cls=VerbCommand)(frame)
 app.command(cls=VerbCommand)(inspect)
 app.command(cls=PretrainCommand)(pretrain)
 app.command(cls=VerbCommand)(export)

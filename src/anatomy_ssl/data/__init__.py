@@ -1,7 +1,12 @@
 """Pretraining data: view samplers that say where to crop, readers, and the batch streams
 (random crops, views of anatomical parts, or crop pairs mined across volumes, whose store
-lives here too)."""
+lives here too, as does the loader of DrasCLR's anatomical frame)."""
 
+from anatomy_ssl.data.anatomical_frame_store import (
+    AnatomicalFrame,
+    StaleFrameError,
+    load_frame,
+)
 from anatomy_ssl.data.anatomy_part_stream import AnatomyPartStream
 from anatomy_ssl.data.crop_view_sampler import sample_view_specs
 from anatomy_ssl.data.mined_pair_table import pair_table
@@ -16,16 +21,19 @@ from anatomy_ssl.data.view_reader import read_views
 from anatomy_ssl.data.view_spec import ViewSpec
 
 __all__ = [
+    "AnatomicalFrame",
     "AnatomyPartStream",
     "MinedPairs",
     "PairTable",
     "PairedViewStream",
     "PartViewLayout",
     "PretrainingStream",
+    "StaleFrameError",
     "StaleMinedPairsError",
     "ViewGeometry",
     "ViewGroup",
     "ViewSpec",
+    "load_frame",
     "load_mined_pairs",
     "make_pretraining_loader",
     "pair_table",
