@@ -441,8 +441,10 @@ def measure_method(
 
 
 def measure_mining(cache: str, work: str, encoder: str, threads: int) -> dict[str, Any]:
-    """Child process: mine alice's pairs on one core, by registration and by an untrained
-    `encoder`; returns pairs/s of each and the folder of the embedding-mined pairs."""
+    """Child process: mine alice's pairs in one worker with `threads` torch and SimpleITK
+    threads, by registration and by an untrained `encoder`; returns pairs/s of each and the
+    folder of the embedding-mined pairs."""
+    import SimpleITK as sitk
     import torch
 
     from anatomy_ssl.correspondence import mine_cache
@@ -451,6 +453,7 @@ def measure_mining(cache: str, work: str, encoder: str, threads: int) -> dict[st
 
     if threads > 0:
         torch.set_num_threads(threads)
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)  # the registrations
     torch.manual_seed(0)
     encoder_dir = export_scratch(
         create_encoder(encoder, spatial_dims=3, in_channels=1), Path(work) / "matcher"
