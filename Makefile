@@ -25,3 +25,4 @@ bench: setup
 	$(BIN)/python benchmarks/pruner_benchmark.py
 	$(BIN)/python benchmarks/finetune_recipe_benchmark.py
 	$(BIN)/python benchmarks/few_shot_grid_benchmark.py
+	$(BIN)/python benchmarks/conditional_convolution_benchmark.py
