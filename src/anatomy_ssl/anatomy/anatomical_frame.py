@@ -14,15 +14,9 @@ recorded with its reason in `rejects.csv`).
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import multiprocessing
 import time
-import uuid
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +41,7 @@ from anatomy_ssl.anatomy.subject_frame import (
     frame_subject,
 )
 from anatomy_ssl.errors import AnatomySSLError, ConfigError, InputError
-from anatomy_ssl.parallel import die_with_parent
+from anatomy_ssl.parallel import WORKER_DIED, outcomes_in_completion_order, write_rejects
 from anatomy_ssl.preprocess import CachedVolume, Shard, VolumeCache
 from anatomy_ssl.preprocess.cache_entry import write_json_atomically
 
@@ -164,41 +158,21 @@ def _frame_one(task: _SubjectTask) -> _SubjectOutcome:
 
 
 def _run_outcomes(tasks: list[_SubjectTask], workers: int) -> Iterator[_SubjectOutcome]:
-    """Outcomes in completion order; inline when workers == 1, else a process pool."""
-    if not tasks:
-        return
-    workers = min(workers, len(tasks))
-    if workers == 1:
+    """Outcomes in completion order; inline when workers == 1, else a process pool (each
+    registration runs on REGISTRATION_THREADS; the workers share the cores)."""
+    if workers <= 1 or len(tasks) <= 1:
         yield from map(_frame_one, tasks)
         return
-    context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
-    # Each registration runs on REGISTRATION_THREADS; the workers share the cores.
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=die_with_parent
-    ) as pool:
-        futures: dict[Future[_SubjectOutcome], _SubjectTask] = {
-            pool.submit(_frame_one, task): task for task in tasks
-        }
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except BrokenProcessPool:
-                # A worker was killed (e.g. out of memory): finished files are safe on disk and
-                # the subjects in flight are reported, so a rerun frames exactly those.
-                task = futures[future]
-                reason = "worker process died (killed or out of memory?); rerun to retry"
-                row = (task.subject_key, task.subject_id, reason)
-                yield _SubjectOutcome(task.subject_key, task.subject_id, None, 0.0, row)
+    yield from outcomes_in_completion_order(
+        _frame_one, tasks, workers, on_worker_death=_worker_died
+    )
 
 
-def _write_rejects(path: Path, rows: list[RejectRow]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(REJECTS_HEADER)
-    writer.writerows(rows)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    temporary.write_text(buffer.getvalue())
-    temporary.replace(path)
+def _worker_died(task: _SubjectTask) -> _SubjectOutcome:
+    """A subject in flight when its worker was killed: finished files are safe on disk, and a
+    rerun frames exactly the subjects reported here."""
+    row = (task.subject_key, task.subject_id, WORKER_DIED)
+    return _SubjectOutcome(task.subject_key, task.subject_id, None, 0.0, row)
 
 
 def choose_reference(volumes: Sequence[CachedVolume], reference: str | None) -> CachedVolume:
@@ -382,7 +356,7 @@ def build_frame(
             _count(report, outcome)
             bar.update(1)
             bar.set_postfix(rejected=report.rejected, sparse=len(report.sparse))
-    _write_rejects(folder / f"rejects{shard.suffix}.csv", report.rejects)
+    write_rejects(folder / f"rejects{shard.suffix}.csv", REJECTS_HEADER, report.rejects)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -8,16 +8,10 @@ pair, and partners that give none (a failed registration), are recorded in `reje
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import multiprocessing
 import os
 import time
-import uuid
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +34,12 @@ from anatomy_ssl.data.mined_pairs_store import (
     scan_mined_pairs,
 )
 from anatomy_ssl.errors import AnatomySSLError, ConfigError, InputError
-from anatomy_ssl.parallel import die_with_parent
+from anatomy_ssl.parallel import (
+    WORKER_DIED,
+    die_with_parent,
+    outcomes_in_completion_order,
+    write_rejects,
+)
 from anatomy_ssl.preprocess import CachedVolume, Shard, VolumeCache
 from anatomy_ssl.preprocess.cache_entry import write_json_atomically
 
@@ -245,42 +244,28 @@ def _run_outcomes(
     tasks: list[_SourceTask], spec: MatcherSpec, workers: int
 ) -> Iterator[_SourceOutcome]:
     """Outcomes in completion order; inline when workers == 1, else a process pool."""
-    if not tasks:
-        return
-    workers = min(workers, len(tasks))
-    if workers == 1:
-        matcher = spec.build()
+    if workers <= 1 or len(tasks) <= 1:
+        matcher = spec.build() if tasks else None
         for task in tasks:
+            assert matcher is not None
             yield _mine_source(matcher, task)
         return
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(spec, threads)
-    ) as pool:
-        futures: dict[Future[_SourceOutcome], _SourceTask] = {
-            pool.submit(_mine_in_worker, task): task for task in tasks
-        }
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except BrokenProcessPool:
-                # A worker was killed (e.g. out of memory): finished files are safe on disk and
-                # the sources in flight are reported, so a rerun mines exactly those.
-                task = futures[future]
-                reason = "worker process died (killed or out of memory?); rerun to retry"
-                requested = len(task.partners) * task.points_per_partner
-                yield _SourceOutcome(False, 0, requested, ((task.source.name, "", "", "", reason),))
+    threads = max(1, (os.cpu_count() or 1) // min(workers, len(tasks)))
+    yield from outcomes_in_completion_order(
+        _mine_in_worker,
+        tasks,
+        workers,
+        on_worker_death=_worker_died,
+        initializer=_start_worker,
+        initargs=(spec, threads),
+    )
 
 
-def _write_rejects(path: Path, rows: list[RejectRow]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(REJECTS_HEADER)
-    writer.writerows(rows)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    temporary.write_text(buffer.getvalue())
-    temporary.replace(path)
+def _worker_died(task: _SourceTask) -> _SourceOutcome:
+    """A source in flight when its worker was killed: finished files are safe on disk, and a
+    rerun mines exactly the sources reported here."""
+    requested = len(task.partners) * task.points_per_partner
+    return _SourceOutcome(False, 0, requested, ((task.source.name, "", "", "", WORKER_DIED),))
 
 
 def _check_encoder(encoder_dir: Path, volume: CachedVolume) -> str:
@@ -441,6 +426,6 @@ def mine_cache(
                 logger.warning("mining %s with partner %s: %s", row[0], row[2] or "-", row[4])
             bar.update(1)
             bar.set_postfix(pairs=report.pairs, rejected=report.rejected)
-    _write_rejects(folder / f"rejects{shard.suffix}.csv", report.rejects)
+    write_rejects(folder / f"rejects{shard.suffix}.csv", REJECTS_HEADER, report.rejects)
     report.seconds = time.perf_counter() - started
     return report

@@ -3,15 +3,11 @@ one bad volume."""
 
 from __future__ import annotations
 
-import csv
-import io
+import functools
 import logging
-import multiprocessing
 import os
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +15,12 @@ from typing import Any
 from tqdm import tqdm
 
 from anatomy_ssl.manifests import Manifest, ManifestRecord
-from anatomy_ssl.parallel import die_with_parent
+from anatomy_ssl.parallel import (
+    WORKER_DIED,
+    die_with_parent,
+    outcomes_in_completion_order,
+    write_rejects,
+)
 from anatomy_ssl.preprocess.cache_entry import (
     read_meta,
     remove_stale_staging,
@@ -122,17 +123,6 @@ def _lookup_key(image: str, label: str | None, prints: dict[str, Any]) -> tuple[
     )
 
 
-def _write_rejects(path: Path, rejects: list[tuple[str, str]]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["path", "reason"])
-    writer.writerows(rejects)
-    # per process: two runs preprocessing into one cache must not share a staging file
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(buffer.getvalue())
-    temporary.replace(path)
-
-
 def _claim_existing_entry(
     outcome: RecordOutcome,
     record: ManifestRecord,
@@ -170,28 +160,21 @@ def _run_outcomes(
             yield preprocess_record(record, spec, cache_root)
         return
     threads = max(1, (os.cpu_count() or 1) // workers)
-    context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
+    yield from outcomes_in_completion_order(
+        functools.partial(preprocess_record, spec=spec, cache_root=cache_root),
+        records,
+        workers,
+        on_worker_death=_worker_died,
         initializer=_start_worker,
         initargs=(threads,),
-    ) as pool:
-        futures: dict[Future[RecordOutcome], ManifestRecord] = {
-            pool.submit(preprocess_record, record, spec, cache_root): record for record in records
-        }
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except BrokenProcessPool:
-                # A worker was killed (e.g. out of memory). Finished entries are safe on disk;
-                # the volumes in flight are reported so a rerun retries exactly those.
-                yield RecordOutcome(
-                    str(futures[future].image),
-                    "rejected",
-                    reason=f"{futures[future].image}: worker process died (killed or out of "
-                    "memory?); rerun to retry, finished volumes are kept",
-                )
+    )
+
+
+def _worker_died(record: ManifestRecord) -> RecordOutcome:
+    """A volume in flight when its worker was killed: finished entries are safe on disk, and a
+    rerun retries exactly the volumes reported here."""
+    reason = f"{record.image}: {WORKER_DIED}, finished volumes are kept"
+    return RecordOutcome(str(record.image), "rejected", reason=reason)
 
 
 def preprocess_dataset(
@@ -270,7 +253,7 @@ def preprocess_dataset(
             bar.update(1)
             bar.set_postfix(rejected=summary.rejected)
     summary.seconds = time.perf_counter() - started
-    _write_rejects(spec_folder / f"rejected{shard.suffix}.csv", summary.rejects)
+    write_rejects(spec_folder / f"rejected{shard.suffix}.csv", ("path", "reason"), summary.rejects)
     write_json_atomically(spec_folder / f"summary{shard.suffix}.json", summary.to_dict())
     return summary
 
