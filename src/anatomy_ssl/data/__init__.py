@@ -1,6 +1,6 @@
 """Pretraining data: view samplers that say where to crop, readers, and the batch streams
 (random crops, views of anatomical parts, or crop pairs mined across volumes, whose store
-lives here too, as does the loader of DrasCLR's anatomical frame)."""
+lives here too, as do the loader of DrasCLR's anatomical frame and its patch reader)."""
 
 from anatomy_ssl.data.anatomical_frame_store import (
     AnatomicalFrame,
@@ -9,6 +9,7 @@ from anatomy_ssl.data.anatomical_frame_store import (
 )
 from anatomy_ssl.data.anatomy_part_stream import AnatomyPartStream
 from anatomy_ssl.data.crop_view_sampler import sample_view_specs
+from anatomy_ssl.data.frame_patches import read_frame_patches
 from anatomy_ssl.data.mined_pair_table import pair_table
 from anatomy_ssl.data.mined_pairs import MinedPairs
 from anatomy_ssl.data.mined_pairs_store import StaleMinedPairsError, load_mined_pairs
@@ -37,6 +38,7 @@ __all__ = [
     "load_mined_pairs",
     "make_pretraining_loader",
     "pair_table",
+    "read_frame_patches",
     "read_views",
     "sample_in_boxes",
     "sample_view_specs",
