@@ -195,7 +195,7 @@ def extract_dense_features(
     channels = tuple(encoder.out_channels[i] for i in chosen)
     total = torch.zeros((sum(channels), *grid), device=device)
     count = torch.zeros((1, *grid), device=device)
-    with _evaluation_mode(encoder):
+    with evaluation_mode(encoder):
         for first in range(0, len(starts_cells), batch_size):
             corners = starts_cells[first : first + batch_size]  # (b, S) in cells
             images = _tile_images(encoder, volume, corners * stride, tile, device)
@@ -250,7 +250,7 @@ def pooled_crop_embeddings(
             f"crops have {images.shape[1]} channels; the encoder takes {encoder.in_channels}"
         )
     outputs = []
-    with _evaluation_mode(encoder):
+    with evaluation_mode(encoder):
         for first in range(0, len(images), batch_size):
             batch = images[first : first + batch_size].to(device=device, dtype=torch.float32)
             outputs.append(encoder.forward_pooled(batch).float().cpu())
@@ -260,7 +260,7 @@ def pooled_crop_embeddings(
 
 
 @contextmanager
-def _evaluation_mode(encoder: Encoder) -> Iterator[None]:
+def evaluation_mode(encoder: Encoder) -> Iterator[None]:
     """Eval mode and inference mode for the block; the encoder's previous mode is restored."""
     was_training = encoder.training
     encoder.eval()

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from anatomy_ssl.data import AnatomicalFrame, read_frame_patches
-from anatomy_ssl.embedding.dense_feature_extraction import _evaluation_mode
+from anatomy_ssl.embedding.dense_feature_extraction import evaluation_mode
 from anatomy_ssl.models import Encoder
 from anatomy_ssl.preprocess import CachedVolume
 
@@ -73,7 +73,7 @@ def location_embeddings(
     locations = np.flatnonzero(valid)  # (V,)
     # `Encoder.forward_pooled` takes only x; a location-conditioned encoder's takes (x, location).
     pooled: Callable[..., torch.Tensor] = encoder.forward_pooled
-    with _evaluation_mode(encoder):
+    with evaluation_mode(encoder):
         for first in range(0, len(locations), batch_size):
             chosen = locations[first : first + batch_size]  # (b,)
             patches = read_frame_patches(
