@@ -9,6 +9,7 @@ from anatomy_ssl.data.anatomical_frame_store import (
 )
 from anatomy_ssl.data.anatomy_part_stream import AnatomyPartStream
 from anatomy_ssl.data.crop_view_sampler import sample_view_specs
+from anatomy_ssl.data.frame_patch_stream import FramePatchStream, FrameSampleTable
 from anatomy_ssl.data.frame_patches import read_frame_patches
 from anatomy_ssl.data.mined_pair_table import pair_table
 from anatomy_ssl.data.mined_pairs import MinedPairs
@@ -24,6 +25,8 @@ from anatomy_ssl.data.view_spec import ViewSpec
 __all__ = [
     "AnatomicalFrame",
     "AnatomyPartStream",
+    "FramePatchStream",
+    "FrameSampleTable",
     "MinedPairs",
     "PairTable",
     "PairedViewStream",
