@@ -41,7 +41,12 @@ from anatomy_ssl.anatomy.subject_frame import (
     frame_subject,
 )
 from anatomy_ssl.errors import AnatomySSLError, ConfigError, InputError
-from anatomy_ssl.parallel import WORKER_DIED, outcomes_in_completion_order, write_rejects
+from anatomy_ssl.parallel import (
+    WORKER_DIED,
+    outcomes_in_completion_order,
+    settle_stale_outputs,
+    write_rejects,
+)
 from anatomy_ssl.preprocess import CachedVolume, Shard, VolumeCache
 from anatomy_ssl.preprocess.cache_entry import write_json_atomically
 
@@ -317,18 +322,8 @@ def build_frame(
     )
     fingerprints = {volume.key: entry_fingerprint(volume) for volume in volumes}
     scan = scan_frame_files(folder, fingerprints, locations=grid.count)
-    for path, reason in scan.stale.items():
-        if path.stem in fingerprints:  # the shard (and split) that holds it re-frames it
-            if path.stem in selected:
-                report.stale += 1
-                logger.info("re-framing %s: %s", path.name, reason)
-            continue
-        logger.info("removing %s: %s", path.name, reason)
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            continue  # a concurrent shard removed it
-        report.stale += 1
+    # the shard (and split) that holds a stale file's volume re-frames it
+    report.stale = settle_stale_outputs(scan.stale, fingerprints, selected, redo="re-framing")
     report.skipped = sum(key in scan.current for key in selected)
     tasks = [
         _SubjectTask(

@@ -38,6 +38,7 @@ from anatomy_ssl.parallel import (
     WORKER_DIED,
     die_with_parent,
     outcomes_in_completion_order,
+    settle_stale_outputs,
     write_rejects,
 )
 from anatomy_ssl.preprocess import CachedVolume, Shard, VolumeCache
@@ -382,18 +383,7 @@ def mine_cache(
         identity, str(folder), f"{shard.index}/{shard.count}", sources=len(selected)
     )
     scan = scan_mined_pairs(folder, keys)
-    for path, reason in scan.stale.items():
-        if path.stem in entries:  # its own shard re-mines it
-            if path.stem in selected:
-                report.stale += 1
-                logger.info("re-mining %s: %s", path.name, reason)
-            continue
-        logger.info("removing %s: %s", path.name, reason)
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            continue  # a concurrent shard removed it
-        report.stale += 1
+    report.stale = settle_stale_outputs(scan.stale, entries, selected, redo="re-mining")
     report.skipped = sum(key in scan.current for key in selected)
     tasks = [
         _SourceTask(
