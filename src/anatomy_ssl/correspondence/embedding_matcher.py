@@ -6,8 +6,8 @@ the mean of the two cosines. The search never scores the whole target at fine re
 coarse cosine first ranks one cell per coarse block of the target (a grid `coarse stride / fine
 stride` times sparser per axis), then only the fine cells within one coarse block of the
 `coarse_candidates` best are scored with the full (fine + coarse) similarity. The best cell's
-centre is then refined to the most similar point within one cell, at whole-voxel offsets, on
-the interpolated maps (`refine_to_voxels`); a match whose similarity is below `threshold` is
+centre is then refined to the most similar voxel within one cell of it, on the interpolated
+maps (`refine_to_voxels`); a match whose similarity is below `threshold` is
 refused (SAM: 0.7).
 """
 

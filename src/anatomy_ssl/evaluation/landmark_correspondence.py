@@ -2,8 +2,8 @@
 matching.
 
 For each landmark of a query volume, the cell of a target volume whose dense embedding is the
-most similar (cosine) is taken as the match, refined to the most similar point within one cell
-at whole-voxel offsets (`refine_to_voxels`); its position, in mm, is compared with the target's
+most similar (cosine) is taken as the match, refined to the most similar voxel within one cell
+of it (`refine_to_voxels`); its position, in mm, is compared with the target's
 true landmark. This is the landmark-matching test of SAM (Yan et al., "SAM: Self-supervised
 Learning of Pixel-wise Anatomical Embeddings in Radiological Images", IEEE TMI 2022), here run
 over every ordered pair of subjects. No training.
@@ -223,7 +223,7 @@ def evaluate_landmark_correspondence(
 
     The query embedding of a landmark is the query's dense map interpolated at the landmark
     (`DenseFeatures.sample`); the match is the best target cell (`match_to_cells`), refined
-    to the best point within one cell at whole-voxel offsets when `refine` (without it the
+    to the most similar voxel within one cell of it when `refine` (without it the
     error is at best the distance to the nearest cell centre, about half a cell). Landmarks
     missing from either volume of a pair are skipped. Dense maps of all volumes are held in
     memory at once (see `extract_dense_features` for their size).
@@ -285,8 +285,9 @@ def evaluate_landmark_correspondence(
         if len(target_rows) == 0:
             continue
         cells_mm = dense[target].grid_points_mm()  # (N, S)
+        queries = torch.cat(rows_vec)  # (Q, D)
         best = match_to_cells(
-            torch.cat(rows_vec),
+            queries,
             dense[target],
             tie_tolerance=tie_tolerance,
             generator=generator,
@@ -294,7 +295,7 @@ def evaluate_landmark_correspondence(
         )
         predicted = cells_mm[best]  # (Q, S)
         if refine:
-            predicted, _ = refine_to_voxels(torch.cat(rows_vec), dense[target], predicted)
+            predicted, _ = refine_to_voxels(queries, dense[target], predicted)
         chance = _mean_distance_to_cells(target_points, cells_mm)  # (L_t,)
         parts["q"].append(np.concatenate(rows_q))
         parts["t"].append(np.full(len(target_rows), target))

@@ -70,9 +70,9 @@ class CorrespondenceSettings:
             (the correspondence service: coarse blocks first, refusal below `threshold`) or
             "registration" (affine registration of each pair; the encoder is not used).
         threshold: similarity below which "coarse_to_fine" refuses a match.
-        refine: refine an embedding match from its cell to the most similar point within one
-            cell at whole-voxel offsets (the interpolated maps; without it a match is off by
-            up to half a cell per axis).
+        refine: refine an embedding match from its cell to the most similar voxel within one
+            cell of it (on the interpolated maps; without it a match is off by up to half a
+            cell per axis).
     """
 
     split: str = "test"
