@@ -1,6 +1,6 @@
 import pytest
 
-from anatomy_ssl.benchmarking.suite_config import BUILT_IN_SUITES, load_suite
+from anatomy_ssl.benchmarking.suite_config import BUILT_IN_SUITES, GENERIC_METHODS, load_suite
 from anatomy_ssl.benchmarking.suite_datasets import dataset_spec
 from anatomy_ssl.errors import ConfigError
 from anatomy_ssl.evaluation.protocol_registry import parse_settings
@@ -79,8 +79,18 @@ def test_variants_name_a_method_with_their_own_overrides_on_top_of_the_budget():
     assert plain.eden_v1.prune_threshold == 0.5 and ablated.eden_v1.prune_threshold is None
 
 
-def test_the_cpu_suite_sizes_each_dataset_and_measures_eden_at_both_scales():
+def test_the_quick_cpu_suite_ranks_every_method_between_its_controls_with_cheap_probes():
     suite = load_suite("cpu")
+    assert set(GENERIC_METHODS) | {"scratch", "eden", "sam", "alice"} <= set(suite.methods)
+    assert suite.controls.floor and suite.controls.ceiling
+    (ct,) = (suite.for_dataset(dataset) for dataset in suite.datasets)
+    few_shot = ct.protocols["few_shot_segmentation"]
+    assert set(few_shot["modes"]) == {"frozen_deep", "knn"}
+    assert len(few_shot["seeds"]) >= 5
+
+
+def test_the_full_cpu_suite_sizes_each_dataset_and_measures_eden_at_both_scales():
+    suite = load_suite("cpu-full")
     assert {"eden", "eden_v1", "eden_v1_resized"} <= set(suite.methods)
     xray, ct = (suite.for_dataset(dataset) for dataset in suite.datasets)
     assert xray.pretraining.steps > ct.pretraining.steps

@@ -20,7 +20,7 @@ from anatomy_ssl.configs import config_from_dict, config_to_dict
 from anatomy_ssl.errors import ConfigError
 from anatomy_ssl.training.pretrain_config import METHOD_NAMES
 
-BUILT_IN_SUITES = ("smoke", "demo", "cpu", "gpu")
+BUILT_IN_SUITES = ("smoke", "demo", "cpu", "cpu-full", "gpu")
 GENERIC_METHODS = ("simclr", "moco", "dino", "mae")
 PROTOCOLS = (
     "few_shot_segmentation",
