@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from anatomy_ssl.anatomy import build_frame
 from anatomy_ssl.manifests import load_manifest
 from anatomy_ssl.phantoms import make_ct_phantom_dataset, make_xray_phantom_dataset
 from anatomy_ssl.phantoms.phantom_dataset_writer import read_landmarks
@@ -39,9 +40,27 @@ def tiny_xray_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_overrides(tiny_cache):
-    """`(method, steps) -> overrides` for a seconds-long CPU run on the tiny cache."""
-    return lambda method, steps: _tiny_overrides(tiny_cache, method, steps)
+def tiny_frame(tiny_cache) -> Path:
+    """DrasCLR's anatomical frame of the tiny cache: 16-voxel patches (the tiny runs' crop) at
+    stride 16 on the body foreground, every subject framed."""
+    report = build_frame(tiny_cache, patch_vox=16, stride_vox=16, progress=False)
+    assert report.rejected == 0
+    return Path(report.folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_overrides(tiny_cache, request):
+    """`(method, steps) -> overrides` for a seconds-long CPU run on the tiny cache (drasclr: with
+    the tiny frame and the small location-conditioned test encoder)."""
+
+    def overrides(method: str, steps: int) -> dict:
+        values = _tiny_overrides(tiny_cache, method, steps)
+        if method == "drasclr":
+            values["drasclr.frame"] = str(request.getfixturevalue("tiny_frame"))
+            values["encoder.name"] = "test_drasclr"
+        return values
+
+    return overrides
 
 
 def _tiny_overrides(cache: Path, method: str, steps: int) -> dict:
@@ -69,6 +88,7 @@ def _tiny_overrides(cache: Path, method: str, steps: int) -> dict:
         "sam.negatives_per_sample": 32,
         "alice.out_dim": 64,
         "alice.pairs": "same_volume",  # cross-volume runs need mined pairs (their own tests)
+        "drasclr.queue_size": 32,
     }
 
 

@@ -41,6 +41,19 @@ def test_card_says_how_to_rebuild_and_preprocess(exported):
     assert card["preprocess"]["target_spacing_mm"] == [6.0, 6.0, 6.0]
     assert len(card["preprocess_hash"]) == 16 and card["anatomy_ssl_version"]
     assert card["embed_dim"] == card["out_channels"][-1]
+    assert card["requires_location"] is False
+
+
+def test_a_drasclr_export_loads_and_says_it_needs_locations(tiny_overrides, tmp_path):
+    config = resolve_pretrain_config(tiny_overrides("drasclr", steps=2))
+    pretrain(config, tmp_path / "run", progress=False)
+    folder = export_run(tmp_path / "run", tmp_path / "encoder")
+    card = read_card(folder)
+    assert card["method"] == "drasclr" and card["requires_location"] is True
+    encoder = load_encoder(folder)
+    assert encoder.requires_location
+    x, location = torch.randn(2, 1, 16, 16, 16), torch.zeros(2, 3)
+    assert encoder.forward_pooled(x, location).shape == (2, card["embed_dim"])
 
 
 def test_corrupt_or_incomplete_exports_are_clear_errors(exported, tmp_path):

@@ -15,3 +15,9 @@ def test_a_location_conditioned_encoder_is_refused_by_name():
         create_method(create_encoder("test_drasclr"), config)
     method = create_method(create_encoder("test_resunet"), config)
     assert type(method).__name__ == "SimCLRMethod"
+
+
+def test_drasclr_takes_a_location_conditioned_encoder_and_a_plain_one():
+    config = config_from_dict(PretrainConfig, {"method": "drasclr"})
+    for name in ("test_drasclr", "test_resunet"):
+        assert type(create_method(create_encoder(name), config)).__name__ == "DrasCLRMethod"

@@ -17,6 +17,7 @@ import pytest
 import torch
 import yaml
 
+from anatomy_ssl.anatomy import build_frame
 from anatomy_ssl.errors import ConfigError
 from anatomy_ssl.training.pretrain_config import METHOD_NAMES, resolve_pretrain_config
 from anatomy_ssl.training.pretrain_run import pretrain
@@ -43,13 +44,17 @@ def test_every_method_trains_and_writes_its_run_folder(tiny_overrides, tmp_path,
 @pytest.mark.parametrize("method", [*METHOD_NAMES])
 def test_every_method_trains_on_2d_radiographs(tiny_overrides, tiny_xray_cache, tmp_path, method):
     overrides = {**tiny_overrides(method, steps=2), "data.source": str(tiny_xray_cache)}
+    if method == "drasclr":  # a 2D frame of the radiographs
+        frame = build_frame(tiny_xray_cache, patch_vox=16, stride_vox=16, progress=False)
+        overrides["drasclr.frame"] = frame.folder
     result = pretrain(resolve_pretrain_config(overrides), tmp_path / "run", progress=False)
     assert result.summary["steps"] == 2 and math.isfinite(result.summary["final_loss"])
     state = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
     stem = next(
         v for k, v in state["state_dict"].items() if k.startswith("encoder.") and v.ndim > 2
     )
-    assert stem.ndim == 4  # 2D convolution kernels (out, in, kh, kw)
+    # 2D convolution kernels (out, in, kh, kw); DrasCLR's mix experts (experts, out, in, kh, kw)
+    assert stem.ndim == (5 if method == "drasclr" else 4)
 
 
 def test_a_finished_run_is_not_overwritten_without_resume(tiny_overrides, tmp_path):
@@ -64,7 +69,7 @@ def _final_weights(run):
     return state["global_step"], state["state_dict"]
 
 
-@pytest.mark.parametrize("method", ["moco", "dino", "eden", "eden_v1", "sam", "alice"])
+@pytest.mark.parametrize("method", ["moco", "dino", "eden", "eden_v1", "sam", "alice", "drasclr"])
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_overrides, tmp_path, method):
     overrides = tiny_overrides(method, steps=30)
     overrides["trainer.checkpoint_every_steps"] = 3

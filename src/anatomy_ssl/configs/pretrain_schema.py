@@ -18,7 +18,7 @@ from anatomy_ssl.configs.budget_defaults import AUTO
 from anatomy_ssl.configs.typed_config import config_to_dict
 from anatomy_ssl.transforms import AugmentationSpec
 
-METHOD_NAMES = ("simclr", "moco", "dino", "mae", "eden", "eden_v1", "sam", "alice")
+METHOD_NAMES = ("simclr", "moco", "dino", "mae", "eden", "eden_v1", "sam", "alice", "drasclr")
 
 
 @dataclass(frozen=True)
@@ -258,6 +258,49 @@ class AliceConfig:
 
 
 @dataclass(frozen=True)
+class DrasCLRConfig:
+    """DrasCLR (Yu et al. 2023): MoCo v2 on patches of an anatomical frame (`anatomy-ssl
+    frame`), each compared only with the SAME location of OTHER subjects, plus the neighbour
+    loss; a location-conditioned encoder (`drasclr_small`, `drasclr`) gets each patch's
+    normalized location.
+
+    `queue_size` and `momentum` default to "auto", chosen as for MoCo (`budget_defaults`; the
+    paper: 0.999, and one 4096-key queue per location). The queue here is one ring of
+    `queue_size` keys tagged with location and subject, so a query meets about
+    `queue_size / locations` negatives.
+
+    Attributes:
+        frame: the frame folder (`<cache>/<spec_hash>/frame/<frame id>`, printed by
+            `anatomy-ssl frame`); its patch size must equal `data.crop_size_vox`.
+        temperature: InfoNCE temperature (0.2 in the paper).
+        queue_size, momentum: the tagged queue's length and the key encoder's EMA momentum.
+        projection_hidden_dim, projection_dim: the MoCo v2 MLP head.
+        neighbours: k nearest locations of the same subject in the neighbour query (2).
+        neighbour_weight: weight of the neighbour loss (1.0; 0 turns it off: the ablation).
+        negatives: "same_location" (DrasCLR) or "any_location" (every other subject's key,
+            as plain MoCo: the random-negatives ablation).
+    """
+
+    frame: str | None = None
+    temperature: float = 0.2
+    queue_size: int | Literal["auto"] = AUTO
+    momentum: float | Literal["auto"] = AUTO
+    projection_hidden_dim: int = 512
+    projection_dim: int = 128
+    neighbours: int = 2
+    neighbour_weight: float = 1.0
+    negatives: Literal["same_location", "any_location"] = "same_location"
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise ValueError(f"drasclr.temperature must be > 0, got {self.temperature}")
+        if self.neighbours < 1:
+            raise ValueError(f"drasclr.neighbours must be >= 1, got {self.neighbours}")
+        if not self.neighbour_weight >= 0:
+            raise ValueError(f"drasclr.neighbour_weight must be >= 0, got {self.neighbour_weight}")
+
+
+@dataclass(frozen=True)
 class DecomposerConfig:
     """Eden's anatomy decomposer and coarse-to-fine schedule (methods `eden` and `eden_v1`).
 
@@ -353,6 +396,7 @@ class PretrainConfig:
     eden_v1: EdenV1Config = field(default_factory=EdenV1Config)
     sam: SAMConfig = field(default_factory=SAMConfig)
     alice: AliceConfig = field(default_factory=AliceConfig)
+    drasclr: DrasCLRConfig = field(default_factory=DrasCLRConfig)
 
     def __post_init__(self) -> None:
         if self.method not in METHOD_NAMES:
@@ -372,6 +416,7 @@ class PretrainConfig:
         for name, chosen in (
             ("moco", key_encoder),
             ("eden_v1", key_encoder),
+            ("drasclr", key_encoder),
             ("dino", teacher),
             ("eden", teacher),
             ("alice", teacher),

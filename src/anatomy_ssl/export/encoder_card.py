@@ -40,6 +40,7 @@ def make_card(
     embed_dim: int,
     out_channels: tuple[int, ...],
     strides: tuple[int, ...],
+    requires_location: bool,
     preprocess: dict[str, Any] | None,
     preprocess_hash: str | None,
     method: str,
@@ -47,13 +48,16 @@ def make_card(
     source: str | None,
     step: int | None,
 ) -> dict[str, Any]:
-    """The card of one exported encoder (plain JSON values)."""
+    """The card of one exported encoder (plain JSON values). `requires_location`: the encoder
+    takes `(x, location)`, each patch's normalized location in an anatomical frame (DrasCLR),
+    so it embeds through a frame (`embed --frame`), not whole volumes."""
     return {
         "format_version": CARD_FORMAT_VERSION,
         "encoder": encoder_config,
         "embed_dim": embed_dim,
         "out_channels": list(out_channels),
         "strides": list(strides),
+        "requires_location": requires_location,
         "preprocess": preprocess,
         "preprocess_hash": preprocess_hash,
         "method": method,

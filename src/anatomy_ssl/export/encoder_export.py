@@ -47,6 +47,7 @@ def write_encoder(encoder: Encoder, out: Path, **card_fields: object) -> Path:
         embed_dim=encoder.embed_dim,
         out_channels=encoder.out_channels,
         strides=encoder.strides,
+        requires_location=encoder.requires_location,
         **card_fields,  # type: ignore[arg-type]
     )
     staging_card = out / f".{CARD_FILE}.tmp"

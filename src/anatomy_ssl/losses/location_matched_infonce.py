@@ -15,11 +15,14 @@ def location_matched_negative_mask(
     subjects: torch.Tensor,
     queue_locations: torch.Tensor,
     queue_subjects: torch.Tensor,
+    *,
+    match_locations: bool = True,
 ) -> torch.Tensor:
     """Which queued keys are negatives of which query.
 
     Key `k` is a negative of query `b` when it was taken at the same location
-    (`queue_locations[k] == locations[b]`), from another subject
+    (`queue_locations[k] == locations[b]`; any location with `match_locations=False`, the
+    random-negatives ablation), from another subject
     (`queue_subjects[k] != subjects[b]`), and its slot is filled (tags >= 0; empty slots are
     tagged -1, so even a query tagged -1 never meets them: it has no negative).
 
@@ -32,10 +35,12 @@ def location_matched_negative_mask(
     Returns:
         `(B, K)` bool, True where key `k` is a negative of query `b`.
     """
-    same_location = locations[:, None] == queue_locations[None, :]  # (B, K)
     other_subject = subjects[:, None] != queue_subjects[None, :]  # (B, K)
     filled = (queue_locations >= 0) & (queue_subjects >= 0)  # (K,)
-    return same_location & other_subject & filled[None, :]
+    negative = other_subject & filled[None, :]  # (B, K)
+    if match_locations:
+        negative &= locations[:, None] == queue_locations[None, :]
+    return negative
 
 
 def neighbour_query(neighbour_embeddings: torch.Tensor) -> torch.Tensor:
@@ -90,13 +95,16 @@ class LocationMatchedInfoNCE(nn.Module):
 
     Args:
         temperature: `T`, > 0 (0.2 in the paper).
+        match_locations: False widens `N_q` to the keys of other subjects at ANY location (the
+            random-negatives ablation; plain MoCo apart from skipping the own subject).
     """
 
-    def __init__(self, temperature: float = 0.2) -> None:
+    def __init__(self, temperature: float = 0.2, match_locations: bool = True) -> None:
         super().__init__()
         if not temperature > 0:  # also rejects NaN
             raise ValueError(f"temperature must be > 0, got {temperature}")
         self.temperature = temperature
+        self.match_locations = match_locations
 
     def forward(
         self,
@@ -152,9 +160,11 @@ class LocationMatchedInfoNCE(nn.Module):
             subjects.to(queue.subjects.device),
             queue.locations,
             queue.subjects,
+            match_locations=self.match_locations,
         ).to(q.device)  # (B, K)
         positive = (q * k).sum(dim=1, keepdim=True)  # (B, 1)
-        negative = q @ queue.features.detach().to(q).T  # (B, K)
+        # a snapshot: the queue is refilled in place before backward reads these keys
+        negative = q @ queue.features.detach().clone().to(q).T  # (B, K)
         negative = negative.masked_fill(~mask, float("-inf"))  # (B, K)
         logits = torch.cat([positive, negative], dim=1) / self.temperature  # (B, 1 + K)
         target = torch.zeros(q.shape[0], dtype=torch.long, device=q.device)

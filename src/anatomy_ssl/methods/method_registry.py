@@ -6,6 +6,7 @@ from anatomy_ssl.configs.pretrain_schema import METHOD_NAMES, PretrainConfig
 from anatomy_ssl.errors import ConfigError
 from anatomy_ssl.methods.alice_method import AliceMethod
 from anatomy_ssl.methods.dino_method import DINOMethod
+from anatomy_ssl.methods.drasclr_method import DrasCLRMethod
 from anatomy_ssl.methods.eden_method import EdenMethod
 from anatomy_ssl.methods.eden_v1_method import EdenV1Method
 from anatomy_ssl.methods.masked_modeling_method import MaskedModelingMethod
@@ -24,6 +25,7 @@ METHODS: dict[str, type[PretrainingMethod]] = {
     "eden_v1": EdenV1Method,
     "sam": SAMMethod,
     "alice": AliceMethod,
+    "drasclr": DrasCLRMethod,
 }
 assert tuple(METHODS) == METHOD_NAMES
 
@@ -33,12 +35,12 @@ def create_method(encoder: Encoder, config: PretrainConfig) -> PretrainingMethod
 
     Raises:
         ConfigError: the encoder needs each patch's location (DrasCLR's location-conditioned
-            encoders), which no registered method supplies yet.
+            encoders) and the method is not `drasclr`, the only one that supplies it.
     """
-    if encoder.requires_location:
+    if encoder.requires_location and config.method != "drasclr":
         raise ConfigError(
             f"encoder {encoder.config.get('name')!r} is conditioned on each patch's anatomical "
             f"location, which method {config.method!r} does not supply; choose an encoder "
-            "without location conditioning (e.g. resunet_small)"
+            "without location conditioning (e.g. resunet_small), or method drasclr"
         )
     return METHODS[config.method](encoder, config)

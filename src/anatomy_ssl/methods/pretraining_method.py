@@ -53,6 +53,12 @@ class PretrainingMethod(L.LightningModule):
         matched pair of points."""
         return None
 
+    def frame_folder(self) -> Path | None:
+        """Methods trained on patches of an anatomical frame (DrasCLR) return the frame's folder
+        (`anatomy-ssl frame`); the pipeline then draws (subject, location) patches and puts
+        each one's location, subject and neighbours in the batch."""
+        return None
+
     def part_view_layout(self) -> PartViewLayout | None:
         """Part-based methods (Eden) return the anatomical part views they need; the data
         pipeline then draws parts with the anatomy decomposer instead of random crops."""

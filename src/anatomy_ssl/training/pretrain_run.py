@@ -40,7 +40,11 @@ from anatomy_ssl.training.augmentation_calibration import with_calibrated_augmen
 from anatomy_ssl.training.lightning_console_logging import print_lightning_logs_once
 from anatomy_ssl.training.metrics_csv_logger import MetricsCsvLogger
 from anatomy_ssl.training.pretrain_config import PretrainConfig, save_pretrain_config
-from anatomy_ssl.training.pretraining_data import mined_pair_table, prepare_pretraining_data
+from anatomy_ssl.training.pretraining_data import (
+    frame_sample_table,
+    mined_pair_table,
+    prepare_pretraining_data,
+)
 from anatomy_ssl.training.pretraining_data_module import PretrainingDataModule
 from anatomy_ssl.training.step_checkpoint import LAST_CHECKPOINT, StepCheckpoint, read_progress
 from anatomy_ssl.training.step_progress import StepProgress
@@ -145,6 +149,15 @@ def pretrain(
     method = create_method(encoder, config)
     pairs_folder = method.mined_pairs_folder()  # before any work: a missing folder is an error
     pairs = None if pairs_folder is None else mined_pair_table(pairs_folder, data)
+    frame_folder = method.frame_folder()
+    frame = None
+    if frame_folder is not None:
+        frame = frame_sample_table(
+            frame_folder,
+            data,
+            neighbours=config.drasclr.neighbours,
+            crop_size_vox=config.data.crop_size_vox,
+        )
     trainer_config = config.trainer
     gpu = trainer_config.accelerator in ("gpu", "cuda") or (
         trainer_config.accelerator == "auto" and torch.cuda.is_available()
@@ -191,6 +204,7 @@ def pretrain(
         config,
         part_layout=method.part_view_layout(),
         pairs=pairs,
+        frame=frame,
         flips=method.flips_views,
     )
     started = time.perf_counter()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from anatomy_ssl.configs.pretrain_schema import DataConfig
-from anatomy_ssl.data import PairTable, load_mined_pairs, pair_table
+from anatomy_ssl.data import FrameSampleTable, PairTable, load_frame, load_mined_pairs, pair_table
 from anatomy_ssl.errors import ConfigError, InputError
 from anatomy_ssl.manifests import load_manifest
 from anatomy_ssl.phantoms.ct_phantom import make_ct_phantom_dataset
@@ -152,6 +152,43 @@ def mined_pair_table(folder: Path, data: PretrainingData) -> PairTable:
     pairs = load_mined_pairs(cache_root, spec_hash, folder.name)
     try:
         return pair_table(pairs, [Path(entry).name for entry in data.entry_folders])
+    except ValueError as error:
+        raise InputError(folder, str(error)) from error
+
+
+def frame_sample_table(
+    folder: Path, data: PretrainingData, *, neighbours: int, crop_size_vox: int
+) -> FrameSampleTable:
+    """The (subject, location) patches of the anatomical frame in `folder`
+    (`<cache>/<spec_hash>/frame/<frame id>`, as printed by `anatomy-ssl frame`) among this run's
+    volumes, each with its `neighbours` nearest usable locations.
+
+    Raises:
+        InputError: not a frame folder of this run's cache, stale subject files, no framed
+            subject among the run's volumes, too few locations, or a frame patch size other
+            than the run's crop size.
+    """
+    folder = Path(folder)
+    if folder.parent.name != "frame" or not folder.is_dir():
+        raise InputError(folder, "not an anatomical frame folder (<cache>/<spec_hash>/frame/<id>)")
+    if folder.parents[1].name != data.spec.hash:
+        raise InputError(
+            folder,
+            f"framed on preprocessing {folder.parents[1].name}, the run's volumes are "
+            f"{data.spec.hash}: frame this run's cache",
+        )
+    frame = load_frame(folder.parents[2], folder)
+    patch = tuple(int(side) for side in frame.locations.patch_vox)
+    if patch != (crop_size_vox,) * data.spatial_dims:
+        raise InputError(
+            folder,
+            f"the frame's patches are {patch} voxels, the run's crops {crop_size_vox}: build the "
+            f"frame with --patch {crop_size_vox} or set data.crop_size_vox={patch[0]}",
+        )
+    try:
+        return FrameSampleTable.from_frame(
+            frame, [Path(entry).name for entry in data.entry_folders], neighbours=neighbours
+        )
     except ValueError as error:
         raise InputError(folder, str(error)) from error
 

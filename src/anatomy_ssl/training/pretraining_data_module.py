@@ -10,6 +10,8 @@ from torch.utils.data import DataLoader
 
 from anatomy_ssl.data import (
     AnatomyPartStream,
+    FramePatchStream,
+    FrameSampleTable,
     PairedViewStream,
     PairTable,
     PartViewLayout,
@@ -33,17 +35,21 @@ class PretrainingDataModule(L.LightningDataModule):
         config: PretrainConfig,
         part_layout: PartViewLayout | None = None,
         pairs: PairTable | None = None,
+        frame: FrameSampleTable | None = None,
         flips: bool = True,
     ) -> None:
         """`part_layout` (part-based methods) replaces the random crops of `view_groups` by
         views of anatomical parts; `pairs` (methods on mined pairs) by crops around the two
-        points of a pair. `flips=False` never mirrors a view, whatever the config says."""
+        points of a pair; `frame` (methods on an anatomical frame) by (subject, location)
+        patches and their neighbours. `flips=False` never mirrors a view, whatever the config
+        says."""
         super().__init__()
         self.data = data
         self.view_groups = view_groups
         self.config = config
         self.part_layout = part_layout
         self.pairs = pairs
+        self.frame = frame
         self.flips = flips
 
     def train_dataloader(self) -> DataLoader:
@@ -66,6 +72,14 @@ class PretrainingDataModule(L.LightningDataModule):
             stream = AnatomyPartStream(
                 self.data.entry_folders,
                 self.part_layout,
+                self.config.data.batch_size,
+                **common,
+            )
+        elif self.frame is not None:
+            stream = FramePatchStream(
+                self.data.entry_folders,
+                self.frame,
+                self.view_groups[0],
                 self.config.data.batch_size,
                 **common,
             )
