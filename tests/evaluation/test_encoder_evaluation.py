@@ -245,3 +245,47 @@ def test_the_correspondence_protocol_runs_the_point_matchers(scratch_and_data, t
     assert record.settings["matcher"] == matcher
     assert record.metrics["acceptance_rate"] == 1.0
     assert record.metrics["num_matches"] == len(record.samples["error_mm"]) > 0
+
+
+def test_patients_are_pooled_over_an_anatomical_frame_for_any_encoder(scratch_and_data, tmp_path):
+    _, data = scratch_and_data
+    torch.manual_seed(0)
+    conditioned = create_encoder("test_drasclr", spatial_dims=3, in_channels=1)
+    folder = export_scratch(
+        conditioned, tmp_path / "drasclr", preprocess=SPEC.to_dict(), preprocess_hash=SPEC.hash
+    )
+    frame = {"patch_vox": 16, "stride_vox": 16}
+    settings = {"patient_prediction": {**ZERO_SHOT["patient_prediction"], "frame": frame}}
+    records = {}
+    for method, encoder, pooling in (
+        ("drasclr", folder, "auto"),
+        ("scratch", scratch_and_data[0], "frame"),
+    ):
+        settings["patient_prediction"]["pooling"] = pooling
+        (record, _) = evaluate_encoder(
+            encoder,
+            data,
+            tmp_path / "records",
+            protocols=["patient_prediction"],
+            settings=settings,
+            method=method,
+            cache_dir=tmp_path / "cache",
+            progress=False,
+        )
+        records[method] = record
+    for record in records.values():
+        assert record.details["pooling"] == "frame"
+        assert "severity_r2" in record.metrics
+    # one frame, built for the first encoder and reused by the second
+    assert len(list((tmp_path / "cache").glob("*/*/frame/*/locations.npz"))) == 1
+    settings["patient_prediction"]["pooling"] = "volume"
+    with pytest.raises(ConfigError, match="pooling to frame"):
+        evaluate_encoder(
+            folder,
+            data,
+            tmp_path / "other",
+            protocols=["patient_prediction"],
+            settings=settings,
+            cache_dir=tmp_path / "cache",
+            progress=False,
+        )

@@ -55,6 +55,9 @@ class SuiteDataset:
             steps, batch_size, crop_size_vox, ...; `overrides` are merged).
         protocol_settings: protocol name -> this dataset's changes to the suite's settings of
             that protocol (merged over them), e.g. `{few_shot_segmentation: {seeds: [0, 1]}}`.
+        frame: the anatomical frame (`build_frame` settings: stride_vox, region_labels,
+            min_coverage, reference_key; the patch is the pretraining crop) that `drasclr`
+            pretrains on and `patient_prediction` pools every encoder's embeddings over.
     """
 
     name: str
@@ -68,6 +71,7 @@ class SuiteDataset:
     protocols: tuple[str, ...] = PROTOCOLS
     pretraining: dict[str, Any] = field(default_factory=dict)
     protocol_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    frame: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.protocols) - set(PROTOCOLS))
@@ -211,16 +215,28 @@ class SuiteConfig:
         )
 
     def protocol_settings_for(self, dataset: SuiteDataset) -> dict[str, dict[str, Any]]:
-        """Protocol name -> settings on `dataset`: the suite's, with the dataset's changes."""
+        """Protocol name -> settings on `dataset`: the suite's, with the dataset's changes (and,
+        when the dataset has a frame or the suite has drasclr, the dataset's frame at the
+        pretraining crop as patient_prediction's default frame)."""
         from anatomy_ssl.configs import merge_config_dicts
 
         names = set(self.protocols) | set(dataset.protocol_settings)
-        return {
+        settings = {
             name: merge_config_dicts(
                 self.protocols.get(name, {}), dataset.protocol_settings.get(name, {})
             )
             for name in sorted(names)
         }
+        framed = bool(dataset.frame) or "drasclr" in {self.base_method(m) for m in self.methods}
+        if framed and "patient_prediction" in dataset.protocols:
+            patient = settings.setdefault("patient_prediction", {})
+            patient.setdefault("frame", self.frame_settings(dataset))
+        return settings
+
+    def frame_settings(self, dataset: SuiteDataset) -> dict[str, Any]:
+        """`build_frame` settings of `dataset`'s anatomical frame: its `frame`, patches of the
+        pretraining crop."""
+        return {"patch_vox": self.pretraining_for(dataset).crop_size_vox, **dataset.frame}
 
     def for_dataset(self, dataset: SuiteDataset) -> SuiteConfig:
         """This suite as `dataset` sees it: its budget and protocol settings in place."""

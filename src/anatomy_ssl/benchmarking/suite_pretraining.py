@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from anatomy_ssl.anatomy import build_frame
 from anatomy_ssl.benchmarking.suite_config import SuiteConfig, SuiteDataset
 from anatomy_ssl.correspondence import mine_cache
 from anatomy_ssl.errors import InputError
@@ -84,6 +85,11 @@ def pretrained_encoder(
         config = dataclasses.replace(
             config, alice=dataclasses.replace(config.alice, mined_pairs=str(folder))
         )
+    if config.method == "drasclr" and config.drasclr.frame is None:
+        folder = _frame(config, dataset, suite, run_dir, progress)
+        config = dataclasses.replace(
+            config, drasclr=dataclasses.replace(config.drasclr, frame=str(folder))
+        )
     log.info("pretraining %s on %s (%d steps)", method, dataset.name, budget.steps)
     pretrain(config, run_dir, resume=True, max_steps=budget.steps, progress=progress)
     return export_run(run_dir, encoder_dir)
@@ -114,6 +120,30 @@ def _mined_pairs(
         split="train",
         workers=suite.workers,
         progress=progress,
+    )
+    log.info("%s", report)
+    return Path(report.folder)
+
+
+def _frame(
+    config: PretrainConfig,
+    dataset: SuiteDataset,
+    suite: SuiteConfig,
+    run_dir: Path,
+    progress: bool,
+) -> Path:
+    """Frame the training subjects of `dataset` for DrasCLR (resumable): the dataset's frame
+    settings, patches of the pretraining crop."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data = prepare_pretraining_data(config.data, run_dir, seed=config.seed, progress=progress)
+    log.info("framing %s's training subjects for drasclr", dataset.name)
+    report = build_frame(
+        Path(data.entry_folders[0]).parents[2],
+        spec_hash=data.spec.hash,
+        split="train",
+        workers=suite.workers,
+        progress=progress,
+        **suite.frame_settings(dataset),
     )
     log.info("%s", report)
     return Path(report.folder)

@@ -27,6 +27,7 @@ from anatomy_ssl.evaluation.few_shot_segmentation import (
     few_shot_outcomes,
     run_few_shot_segmentation,
 )
+from anatomy_ssl.evaluation.frame_pooled_embeddings import frame_pooled_embeddings
 from anatomy_ssl.evaluation.landmark_correspondence import (
     evaluate_landmark_correspondence,
     evaluate_matcher_correspondence,
@@ -376,23 +377,49 @@ def _patient_prediction(
     missing = [s.subject_id for s in subjects if s.clinical is None]
     if missing:
         raise InputError(dataset.source, f"no clinical row for {missing[:3]}")
-    embeddings = np.stack(
-        [
-            embed_volume(
-                encoder, s.volume, tile_vox=settings.tile_vox, device=context.device
-            ).embedding
-            for s in subjects
-        ]
-    )  # (N, D)
-    ids = [s.subject_id for s in subjects]
-    clinical = {s.subject_id: s.clinical or {} for s in subjects}
+    pooling = settings.pooling
+    if pooling == "auto":
+        pooling = "frame" if encoder.requires_location else "volume"
+    if pooling == "volume" and encoder.requires_location:
+        raise ConfigError(
+            "this encoder needs each patch's location, so it embeds a patient through an "
+            "anatomical frame: set patient_prediction pooling to frame (or auto)"
+        )
+    left_out: tuple[str, ...] = ()
+    if pooling == "frame":
+        pooled = frame_pooled_embeddings(
+            encoder,
+            subjects,
+            settings.frame,
+            workers=context.workers,
+            device=context.device,
+            progress=context.progress,
+        )
+        embeddings, ids, left_out = pooled.embeddings, list(pooled.subject_ids), pooled.notes
+    else:
+        embeddings = np.stack(
+            [
+                embed_volume(
+                    encoder, s.volume, tile_vox=settings.tile_vox, device=context.device
+                ).embedding
+                for s in subjects
+            ]
+        )  # (N, D)
+        ids = [s.subject_id for s in subjects]
+    kept = set(ids)
+    clinical = {s.subject_id: s.clinical or {} for s in subjects if s.subject_id in kept}
     outcomes = []
     for seed in settings.seeds:
         result = evaluate_patient_prediction(
             embeddings, ids, clinical, tasks=settings.tasks, n_folds=settings.n_folds, seeds=(seed,)
         )
+        notes = [*left_out, *result.notes]
         outcomes.append(
-            {"seed": seed, "metrics": result.metrics(), "details": {"notes": list(result.notes)}}
+            {
+                "seed": seed,
+                "metrics": result.metrics(),
+                "details": {"notes": notes, "pooling": pooling},
+            }
         )
     return outcomes
 

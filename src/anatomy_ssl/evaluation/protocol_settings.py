@@ -6,8 +6,8 @@ saw), except patient-level prediction, which cross-validates over every subject.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,11 @@ class PatientPredictionSettings:
         seeds: one repeat of the cross-validation per seed (one record each).
         n_folds: folds asked for (fewer when classes or events are rare).
         tile_vox: inference tile side for the pooled embeddings.
+        pooling: "volume" (the mean of the whole volume's coarsest map), "frame" (the mean of
+            the embeddings of every location of an anatomical frame, DrasCLR's patient
+            representation) or "auto" (frame for encoders that need locations, else volume).
+        frame: `build_frame` settings of that frame (patch_vox, stride_vox, region_labels,
+            min_coverage, reference_key); built once on the evaluation cache, then reused.
     """
 
     split: str = "all"
@@ -137,3 +142,5 @@ class PatientPredictionSettings:
     seeds: tuple[int, ...] = (0, 1, 2)
     n_folds: int = 5
     tile_vox: int = 64
+    pooling: Literal["auto", "volume", "frame"] = "auto"
+    frame: dict[str, Any] = field(default_factory=dict)
