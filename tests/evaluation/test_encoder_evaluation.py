@@ -289,3 +289,28 @@ def test_patients_are_pooled_over_an_anatomical_frame_for_any_encoder(scratch_an
             cache_dir=tmp_path / "cache",
             progress=False,
         )
+
+
+def test_protocols_that_cannot_give_locations_skip_a_conditioned_encoder(
+    scratch_and_data, tmp_path
+):
+    _, data = scratch_and_data
+    conditioned = create_encoder("test_drasclr", spatial_dims=3, in_channels=1)
+    folder = export_scratch(
+        conditioned, tmp_path / "drasclr", preprocess=SPEC.to_dict(), preprocess_hash=SPEC.hash
+    )
+    settings = {"locality": ZERO_SHOT["locality"]}
+    with pytest.raises(ConfigError, match="needs each patch's anatomical location"):
+        evaluate_encoder(
+            folder, data, tmp_path, protocols=["locality"], settings=settings, progress=False
+        )
+    skipped = evaluate_encoder(
+        folder,
+        data,
+        tmp_path,
+        protocols=["locality"],
+        settings=settings,
+        keep_going=True,
+        progress=False,
+    )
+    assert skipped == []

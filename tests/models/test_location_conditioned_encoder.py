@@ -127,12 +127,14 @@ def test_a_directly_built_encoder_records_a_rebuilding_config():
 
 def test_registered_sizes_and_the_plain_twin_match_the_conditional_one():
     with torch.device("meta"):  # shapes only: no memory, no initialisation cost
-        small, plain, full = (
-            create_encoder(name) for name in ("drasclr_small", "drasclr_small_plain", "drasclr")
+        small, plain, full, full_plain = (
+            create_encoder(name)
+            for name in ("drasclr_small", "drasclr_small_plain", "drasclr", "drasclr_plain")
         )
     assert (small.out_channels, small.strides) == ((16, 32, 64, 128), (2, 4, 8, 16))
     assert (full.out_channels, full.strides) == ((16, 32, 64, 128, 256), (2, 4, 8, 16, 32))
     assert small.conditional and full.conditional and not plain.conditional
+    assert not full_plain.conditional and full_plain.out_channels == full.out_channels
     experts = [m for m in small.modules() if isinstance(m, ConditionalConvolution)]
     assert {m.experts for m in experts} == {8} and len(experts) == 8
     plain_convs = [m for m in plain.modules() if isinstance(m, torch.nn.Conv3d)]

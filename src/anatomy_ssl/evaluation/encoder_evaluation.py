@@ -13,7 +13,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from anatomy_ssl.errors import AnatomySSLError, InputError
+from anatomy_ssl.errors import AnatomySSLError, ConfigError, InputError
 from anatomy_ssl.evaluation.evaluation_dataset import load_evaluation_dataset
 from anatomy_ssl.evaluation.evaluation_record import (
     EvaluationRecord,
@@ -29,6 +29,8 @@ from anatomy_ssl.preprocess import PreprocessSpec
 log = logging.getLogger(__name__)
 
 SEED_BY_SEED_PROTOCOLS = frozenset({"few_shot_segmentation"})
+#: The protocols that can feed a location-conditioned encoder (DrasCLR): patches of a frame.
+FRAME_PROTOCOLS = ("patient_prediction",)
 """Protocols whose run for one seed and mode does not depend on the other seeds or modes (the
 k-subset, the initialisation and the crops come from that seed alone), so growing the seed list
 or the modes runs only the new cells and keeps (and, for new modes, extends) the records already
@@ -105,6 +107,16 @@ def evaluate_encoder(
     }
     written: list[EvaluationRecord] = []
     for protocol in protocols:
+        if encoder.requires_location and protocol not in FRAME_PROTOCOLS:
+            message = (
+                f"{protocol} feeds the encoder whole volumes or crops, and {label}'s encoder "
+                "needs each patch's anatomical location; it is evaluated by "
+                f"{', '.join(FRAME_PROTOCOLS)} (over an anatomical frame)"
+            )
+            if not keep_going:
+                raise ConfigError(message)
+            log.warning("%s / %s: %s skipped: %s", dataset.name, label, protocol, message)
+            continue
         full = asdict(parsed[protocol])
         folder = records_dir / dataset.name / label
         batches = _missing_runs(protocol, folder, full, encoder_info, skip_done=skip_done)

@@ -26,9 +26,10 @@ from anatomy_ssl.models.vit_encoder import ViTEncoder
 # defaults are the entries with `{}`: a directly built encoder records that name in its config.
 ENCODERS: dict[str, tuple[Callable[..., Encoder], dict[str, Any]]] = {
     # DrasCLR's location-conditioned encoders, called as encoder(x, location): the GPU size
-    # (5 stages, 8 experts per convolution), the CPU size, and the CPU size's plain-conv
-    # ablation twin (same widths and depth, location accepted and ignored).
+    # (5 stages, 8 experts per convolution), the CPU size, and each one's plain-conv ablation
+    # twin (same widths and depth, location accepted and ignored).
     "drasclr": (LocationConditionedEncoder, {}),
+    "drasclr_plain": (LocationConditionedEncoder, {"conditional": False}),
     "drasclr_small": (LocationConditionedEncoder, {"channels": (16, 32, 64, 128)}),
     "drasclr_small_plain": (
         LocationConditionedEncoder,
