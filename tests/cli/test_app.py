@@ -411,6 +411,32 @@ def test_pretrain_export_embed_on_a_cache(tiny_cache, tmp_path):
     assert len(list((tmp_path / "emb" / "dense").iterdir())) == 4
 
 
+def test_a_drasclr_encoder_embeds_patients_over_an_anatomical_frame(
+    tiny_cache, tiny_overrides, tmp_path
+):
+    from anatomy_ssl.export import export_run
+    from anatomy_ssl.training.pretrain_config import resolve_pretrain_config
+    from anatomy_ssl.training.pretrain_run import pretrain
+
+    pretrain(
+        resolve_pretrain_config(tiny_overrides("drasclr", 2)), tmp_path / "run", progress=False
+    )
+    encoder = export_run(tmp_path / "run", tmp_path / "enc")
+    common = ["embed", "--encoder", str(encoder), "--data", str(tiny_cache), "--no-progress"]
+    dense = runner.invoke(app, [*common, "--out", str(tmp_path / "dense"), "--dense"])
+    assert dense.exit_code != 0 and "needs each patch's location" in str(dense.exception)
+    # no --frame: an encoder that needs locations is pooled over a frame of its own crops
+    embedded = runner.invoke(app, [*common, "--out", str(tmp_path / "emb"), "--frame-stride", "16"])
+    assert embedded.exit_code == 0, embedded.output
+    summary = json.loads((tmp_path / "emb" / "embeddings.json").read_text())
+    assert summary["pooling"] == "frame" and summary["volumes"] == 4
+    assert summary["frame_settings"] == {"patch_vox": 16, "stride_vox": 16}
+    patients = np.load(tmp_path / "emb" / "embeddings.npy")  # (N, D)
+    locations = np.load(tmp_path / "emb" / "locations.npy")  # (N, L, D)
+    assert locations.shape[0] == patients.shape[0] == 4
+    np.testing.assert_allclose(np.nanmean(locations, axis=1), patients, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "args, phrase",
     [

@@ -2,7 +2,10 @@
 
 Writes `<out>/embeddings.csv` (subject_id, split, e0..e{D-1}), `<out>/embeddings.npy` `(N, D)`
 float32 in the same row order, `<out>/embeddings.json` (encoder card summary, preprocessing
-hash, tile size) and, with `dense=True`, `<out>/dense/<subject_id>.npy` `(D, *grid)` maps.
+hash, tile size, pooling) and, with `dense=True`, `<out>/dense/<subject_id>.npy` `(D, *grid)`
+maps. Pooled over an anatomical frame (`frame=`; always for a location-conditioned encoder), a
+row is the mean of the volume's location embeddings, and `<out>/locations.npy` `(N, L, D)`
+float32 holds every location's embedding (NaN where the frame does not reach the volume).
 """
 
 from __future__ import annotations
@@ -10,16 +13,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from anatomy_ssl.embedding.frame_pooled_embeddings import frame_pooled_embeddings
 from anatomy_ssl.embedding.volume_embedding import embed_volume
-from anatomy_ssl.errors import InputError
+from anatomy_ssl.errors import ConfigError, InputError
 from anatomy_ssl.export import load_encoder, read_card
 from anatomy_ssl.manifests import load_manifest
+from anatomy_ssl.models import Encoder
 from anatomy_ssl.preprocess import CachedVolume, PreprocessSpec, VolumeCache, preprocess_dataset
 
 
@@ -33,6 +40,7 @@ def embed_dataset(
     batch_size: int = 4,
     dense: bool = False,
     cache_dir: str | Path | None = None,
+    frame: Mapping[str, Any] | None = None,
     workers: int = 1,
     device: str = "cpu",
     progress: bool = True,
@@ -43,8 +51,20 @@ def embed_dataset(
     (default `<out>/cache`), so inputs match what the encoder was trained on; a cache must hold
     entries made with that same spec.
 
+    Args:
+        frame: pool over an anatomical frame built (once) on the cache with these
+            `build_frame` settings (`FRAME_SETTINGS`) instead of over the whole volume. A
+            location-conditioned encoder is always pooled over a frame; by default its patches
+            are its pretraining crop (the card's `data.crop_size_vox`).
+        workers: preprocessing (and registration) processes.
+
     Returns:
         `out`.
+
+    Raises:
+        InputError: no preprocessing on the card, no volumes, a frame that serves fewer than
+            two volumes.
+        ConfigError: dense maps asked of a location-conditioned encoder.
     """
     encoder_dir, out = Path(encoder_dir), Path(out)
     card = read_card(encoder_dir)
@@ -57,18 +77,32 @@ def embed_dataset(
     if not entries:
         raise InputError(Path(data), f"no volumes to embed (split {split!r})")
     encoder = load_encoder(encoder_dir, device=device)
+    if encoder.requires_location:
+        if dense:
+            raise ConfigError(
+                f"{encoder_dir}: the encoder needs each patch's location; it has no dense maps "
+                "of whole volumes (embed it without --dense)"
+            )
+        crop = ((card.get("config") or {}).get("data") or {}).get("crop_size_vox", 32)
+        frame = {"patch_vox": crop, **(frame or {})}
     out.mkdir(parents=True, exist_ok=True)
-    if dense:
-        (out / "dense").mkdir(exist_ok=True)
-    rows = []
-    for entry in tqdm(entries, desc="embed", unit="volume", disable=not progress):
-        result = embed_volume(
-            encoder, entry, tile_vox=tile_vox, batch_size=batch_size, dense=dense, device=device
+    pooling: dict[str, Any] = {"pooling": "volume", "tile_vox": tile_vox}
+    if frame is not None:
+        pooled = frame_pooled_embeddings(
+            encoder, entries, frame, workers=workers, device=device, progress=progress
         )
-        rows.append(result.embedding)
-        if result.dense is not None:
-            np.save(out / "dense" / f"{entry.subject_id}.npy", result.dense)
-    matrix = np.stack(rows)  # (N, D)
+        entries, matrix = list(pooled.volumes), pooled.embeddings  # (N, D)
+        np.save(out / "locations.npy", np.stack(pooled.locations))  # (N, L, D)
+        pooling = {
+            "pooling": "frame",
+            "frame": str(pooled.frame_folder),
+            "frame_settings": dict(frame),
+            "left_out": list(pooled.notes),
+        }
+    else:
+        matrix = _volume_embeddings(
+            encoder, entries, out, tile_vox, batch_size, dense, device, progress
+        )
     np.save(out / "embeddings.npy", matrix)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -81,13 +115,37 @@ def embed_dataset(
         "encoder": card["encoder"],
         "method": card["method"],
         "preprocess_hash": spec.hash,
-        "tile_vox": tile_vox,
+        **pooling,
         "volumes": len(entries),
         "embed_dim": int(matrix.shape[1]),
         "torch": torch.__version__,
     }
     (out / "embeddings.json").write_text(json.dumps(summary, indent=2))
     return out
+
+
+def _volume_embeddings(
+    encoder: Encoder,
+    entries: list[CachedVolume],
+    out: Path,
+    tile_vox: int,
+    batch_size: int,
+    dense: bool,
+    device: str,
+    progress: bool,
+) -> np.ndarray:
+    """`(N, D)` whole-volume embeddings; dense maps written to `<out>/dense/` when asked."""
+    if dense:
+        (out / "dense").mkdir(exist_ok=True)
+    rows = []
+    for entry in tqdm(entries, desc="embed", unit="volume", disable=not progress):
+        result = embed_volume(
+            encoder, entry, tile_vox=tile_vox, batch_size=batch_size, dense=dense, device=device
+        )
+        rows.append(result.embedding)
+        if result.dense is not None:
+            np.save(out / "dense" / f"{entry.subject_id}.npy", result.dense)
+    return np.stack(rows)  # (N, D)
 
 
 def _entries(data: Path, spec: PreprocessSpec, cache_dir: Path, workers: int) -> list[CachedVolume]:

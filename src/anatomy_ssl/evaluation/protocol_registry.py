@@ -17,7 +17,7 @@ import torch
 
 from anatomy_ssl.configs import config_from_dict
 from anatomy_ssl.correspondence import EmbeddingMatcher, RegistrationMatcher
-from anatomy_ssl.embedding import embed_volume
+from anatomy_ssl.embedding import embed_volume, frame_pooled_embeddings
 from anatomy_ssl.errors import ConfigError, InputError
 from anatomy_ssl.evaluation.evaluation_dataset import EvaluationDataset, EvaluationSubject
 from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord
@@ -27,7 +27,6 @@ from anatomy_ssl.evaluation.few_shot_segmentation import (
     few_shot_outcomes,
     run_few_shot_segmentation,
 )
-from anatomy_ssl.evaluation.frame_pooled_embeddings import frame_pooled_embeddings
 from anatomy_ssl.evaluation.landmark_correspondence import (
     evaluate_landmark_correspondence,
     evaluate_matcher_correspondence,
@@ -389,7 +388,7 @@ def _patient_prediction(
     if pooling == "frame":
         pooled = frame_pooled_embeddings(
             encoder,
-            subjects,
+            [s.volume for s in subjects],
             settings.frame,
             workers=context.workers,
             device=context.device,

@@ -1,5 +1,5 @@
-"""Patient embeddings pooled over an anatomical frame, for the patient-level protocol: every
-subject of the evaluation cache framed (`build_frame`, resumable, so every encoder of a suite
+"""Patient embeddings pooled over an anatomical frame (`anatomy-ssl embed --frame`, the
+patient-level protocol): the volumes' cache framed (`build_frame`, resumable, so every encoder
 reuses one frame), each valid location's patch encoded (with its location when the encoder is
 location-conditioned, DrasCLR) and the locations averaged into one vector per subject."""
 
@@ -16,8 +16,8 @@ from anatomy_ssl.anatomy import build_frame
 from anatomy_ssl.data import load_frame
 from anatomy_ssl.embedding.frame_embedding import location_embeddings, patient_embedding
 from anatomy_ssl.errors import InputError
-from anatomy_ssl.evaluation.evaluation_dataset import EvaluationSubject
 from anatomy_ssl.models import Encoder
+from anatomy_ssl.preprocess import CachedVolume
 
 #: `build_frame` settings a protocol may set.
 FRAME_SETTINGS = ("patch_vox", "stride_vox", "region_labels", "min_coverage", "reference_key")
@@ -25,37 +25,44 @@ FRAME_SETTINGS = ("patch_vox", "stride_vox", "region_labels", "min_coverage", "r
 
 @dataclass(frozen=True)
 class FramePooledEmbeddings:
-    """One pooled embedding per framed subject.
+    """One pooled embedding per framed volume.
 
     Attributes:
-        embeddings: `(N, D)` float32, the mean of each subject's location embeddings.
-        subject_ids: `(N,)` the subjects, in the order given (those the frame could not serve
-            left out).
+        embeddings: `(N, D)` float32, the mean of each volume's location embeddings.
+        volumes: `(N,)` the volumes, in the order given (those the frame could not serve left
+            out).
+        locations: `(N,)` each volume's `(L, D)` float32 location embeddings (NaN rows at its
+            invalid locations).
         frame_folder: the frame used.
-        notes: subjects left out and why.
+        notes: volumes left out and why, by subject.
     """
 
     embeddings: np.ndarray
-    subject_ids: tuple[str, ...]
+    volumes: tuple[CachedVolume, ...]
+    locations: tuple[np.ndarray, ...]
     frame_folder: Path
     notes: tuple[str, ...]
+
+    @property
+    def subject_ids(self) -> tuple[str, ...]:
+        return tuple(volume.subject_id for volume in self.volumes)
 
 
 def frame_pooled_embeddings(
     encoder: Encoder,
-    subjects: Sequence[EvaluationSubject],
+    volumes: Sequence[CachedVolume],
     frame_settings: Mapping[str, Any],
     *,
     workers: int = 1,
     device: str = "cpu",
     progress: bool = True,
 ) -> FramePooledEmbeddings:
-    """Frame the subjects' cache (once; later calls only read) and pool each subject's
-    location embeddings (mean).
+    """Frame the volumes' cache (once; later calls only read) and pool each volume's location
+    embeddings (mean).
 
     Args:
         encoder: any encoder with the volumes' dims and channels.
-        subjects: evaluation subjects, all from one cache.
+        volumes: cache entries, all from one cache and preprocessing spec.
         frame_settings: `build_frame` keyword arguments among `FRAME_SETTINGS` (defaults: 32^3
             patches at stride 26 on the body foreground).
         workers: registration processes.
@@ -68,10 +75,10 @@ def frame_pooled_embeddings(
     unknown = sorted(set(frame_settings) - set(FRAME_SETTINGS))
     if unknown:
         raise InputError(
-            Path(subjects[0].volume.folder),
+            volumes[0].folder,
             f"unknown frame settings {unknown}; known: {', '.join(FRAME_SETTINGS)}",
         )
-    entries = Path(subjects[0].volume.folder).parent  # <cache>/<spec_hash>/entries
+    entries = volumes[0].folder.parent  # <cache>/<spec_hash>/entries
     cache_root, spec_hash = entries.parents[1], entries.parent.name
     report = build_frame(
         cache_root,
@@ -81,23 +88,25 @@ def frame_pooled_embeddings(
         **dict(frame_settings),
     )
     frame = load_frame(cache_root, Path(report.folder), skip_stale=True)
-    volumes = {s.volume.key: s.volume for s in subjects}
+    by_key = {volume.key: volume for volume in volumes}
     framed = set(frame.subject_keys)
-    rows, ids, notes = [], [], []
-    for subject in subjects:
-        key = subject.volume.key
-        if key not in framed:
-            notes.append(f"{subject.subject_id}: not framed (registration rejected)")
+    rows, kept, per_location, notes = [], [], [], []
+    for volume in volumes:
+        if volume.key not in framed:
+            notes.append(f"{volume.subject_id}: not framed (registration rejected)")
             continue
-        embeddings, valid = location_embeddings(encoder, frame, volumes, key, device=device)
+        embeddings, valid = location_embeddings(encoder, frame, by_key, volume.key, device=device)
         if not valid.any():
-            notes.append(f"{subject.subject_id}: the frame has no valid location in it")
+            notes.append(f"{volume.subject_id}: the frame has no valid location in it")
             continue
         rows.append(patient_embedding(embeddings, valid))
-        ids.append(subject.subject_id)
+        kept.append(volume)
+        per_location.append(embeddings)
     if len(rows) < 2:
         raise InputError(
             Path(report.folder),
-            f"the frame serves {len(rows)} of {len(subjects)} subjects; need at least 2",
+            f"the frame serves {len(rows)} of {len(volumes)} volumes; need at least 2",
         )
-    return FramePooledEmbeddings(np.stack(rows), tuple(ids), Path(report.folder), tuple(notes))
+    return FramePooledEmbeddings(
+        np.stack(rows), tuple(kept), tuple(per_location), Path(report.folder), tuple(notes)
+    )
