@@ -1,8 +1,8 @@
 """Pretraining throughput benchmark: samples/s, peak memory and data wait for each method.
 
-For every method (simclr, moco, dino, mae, eden, eden_v1, sam, alice) and encoder, one short
-`anatomy_ssl.pretrain` run on a phantom cache that is built once. Each run happens in a fresh
-child process, so its peak memory is its own. The script reports:
+For every method (simclr, moco, dino, mae, eden, eden_v1, sam, alice, drasclr) and encoder, one
+short `anatomy_ssl.pretrain` run on a phantom cache that is built once. Each run happens in a
+fresh child process, so its peak memory is its own. The script reports:
 - steady-state samples/s and s/step (the first `--warmup-steps` timed steps are left out);
 - the fraction of step time spent waiting for the next batch. This is the time from the end of
   one training batch to the start of the next: the DataLoader's `next()`, the host-to-device
@@ -14,17 +14,27 @@ child process, so its peak memory is its own. The script reports:
 - for `alice`, the cost of mining its pairs ahead of training, on one core (one worker): pairs/s
   with affine registration and with an (untrained) embedding encoder of the run's kind, whose
   search costs what a trained one's does; alice then trains on the embedding-mined pairs;
+- for `drasclr`, the cost of its anatomical frame, built once before training in one worker:
+  s/volume of registering each cached volume to the reference (one thread) and mapping the
+  grid of lung patch locations (the suite's crop, stride half a crop) into it. drasclr then
+  trains on that frame's patches with every suite encoder (a plain one such as
+  `resunet_small` is MoCo's network: the row isolates the method's cost) and once more with
+  the suite's location-conditioned encoder (`drasclr_small`, `drasclr`);
 - two references from the same run. "compute alone" is the same method's forward, loss,
   backward, clipping, AdamW step and teacher update, on random tensors already in memory, with
   no data loading and no Lightning. It is timed in the same child just before and just after
-  the run. "vs simclr" is each method's samples/s divided by SimCLR's with the same encoder.
+  the run. "vs simclr" is each method's samples/s divided by SimCLR's with the same encoder;
+  "vs moco" is drasclr's divided by MoCo's with the same encoder (with the first suite encoder
+  for the location-conditioned one).
 
 Suites:
-    cpu  the small CPU-default encoder (`resunet_small`), 32^3 crops, batch 8, fp32, one
-         DataLoader worker and one torch thread: one core for data, one core for compute.
-    gpu  real encoders (`resunet`, `resnet18`, `swin`) at 96^3, bf16-mixed, channels-last,
-         batch 8, 8 data workers, one CUDA GPU. The target is a data wait under 10% of step
-         time. Without a GPU it exits with an error before doing anything.
+    cpu  the small CPU-default encoder (`resunet_small`; drasclr also `drasclr_small`), 32^3
+         crops, batch 8, fp32, one DataLoader worker and one torch thread: one core for data,
+         one core for compute.
+    gpu  real encoders (`resunet`, `resnet18`, `swin`; drasclr also `drasclr`) at 96^3,
+         bf16-mixed, channels-last, batch 8, 8 data workers, one CUDA GPU. The target is a data
+         wait under 10% of step time. Without a GPU it exits with an error before doing
+         anything.
 
 Usage:
     python benchmarks/pretraining_benchmark.py --suite cpu           # ~3 minutes on 2 cores
@@ -71,7 +81,12 @@ from process_memory import reset_peak_rss
 if TYPE_CHECKING:
     from anatomy_ssl.training.step_progress import StepProgress
 
-METHODS = ("simclr", "moco", "dino", "mae", "eden", "eden_v1", "sam", "alice")
+METHODS = ("simclr", "moco", "dino", "mae", "eden", "eden_v1", "sam", "alice", "drasclr")
+#: Level-1 labels of the phantom CT caches that drasclr's frame keeps locations on: the lungs.
+LUNG_LABELS = (1, 2)
+#: drasclr's queue holds this many keys per frame location: a query meets about as many
+#: same-location negatives (the library warns below 4).
+DRASCLR_KEYS_PER_LOCATION = 16
 #: Modules the forkserver imports once, before it forks any measurement process.
 PRELOAD = ["anatomy_ssl.training.pretrain_run", "anatomy_ssl.methods", "anatomy_ssl.models"]
 
@@ -83,6 +98,7 @@ class Suite:
     Attributes:
         name: "cpu" or "gpu".
         encoders: registry names, each run with every method.
+        conditioned_encoder: the location-conditioned encoder that drasclr is also run with.
         crop_size_vox: side of the cubic crops.
         batch_size: samples per step.
         workers: DataLoader worker processes.
@@ -99,6 +115,7 @@ class Suite:
 
     name: str
     encoders: tuple[str, ...]
+    conditioned_encoder: str
     crop_size_vox: int
     batch_size: int
     workers: int
@@ -124,6 +141,7 @@ SUITES = {
     "cpu": Suite(
         name="cpu",
         encoders=("resunet_small",),
+        conditioned_encoder="drasclr_small",
         crop_size_vox=32,
         batch_size=8,
         workers=1,
@@ -142,6 +160,7 @@ SUITES = {
     "gpu": Suite(
         name="gpu",
         encoders=("resunet", "resnet18", "swin"),
+        conditioned_encoder="drasclr",
         crop_size_vox=96,
         batch_size=8,
         workers=8,
@@ -159,6 +178,7 @@ SUITES = {
 QUICK = {
     "cpu": {
         "encoders": ("test_resunet",),
+        "conditioned_encoder": "test_drasclr",
         "crop_size_vox": 16,
         "batch_size": 4,
         "steps": 5,
@@ -302,6 +322,7 @@ def _compute_reference(config: Any, suite: Suite, device: Any) -> dict[str, floa
         for group in method.view_groups()
         for _ in range(group.count)
     ]
+    neighbours = config.drasclr.neighbours
     # the crops' geometry, for methods that read it (sam): view 1 a quarter crop further on
     shift = torch.tensor([view.shape[2] // 4 for view in views]).cumsum(0) - views[0].shape[2] // 4
     geometry = {
@@ -309,6 +330,12 @@ def _compute_reference(config: Any, suite: Suite, device: Any) -> dict[str, floa
         "view_flips": torch.zeros(len(views), batch, 3, dtype=torch.bool, device=device),
         "spacing_mm": torch.ones(batch, 3, device=device),
         "entry_index": torch.arange(batch, device=device) % 2,
+        # drasclr's frame patches: normalized locations in [-1, 1] of each sample (B, 3) and
+        # its k neighbours (B, k, 3), the location's index (4 locations) and the subject's
+        "location": torch.rand(batch, 3, device=device) * 2 - 1,
+        "neighbour_location": torch.rand(batch, neighbours, 3, device=device) * 2 - 1,
+        "location_index": torch.arange(batch, device=device) % 4,
+        "subject": torch.arange(batch, device=device),
     }
     gpu = device.type == "cuda"
     bf16 = suite.precision.startswith("bf16")
@@ -541,9 +568,54 @@ def build_cache(work: Path, suite: Suite) -> Path:
     return work / "cache"
 
 
-def run_overrides(suite: Suite, cache: Path, method: str, encoder: str) -> dict[str, Any]:
-    """The `pretrain` config overrides of one measurement."""
+def build_drasclr_frame(cache: Path, suite: Suite) -> dict[str, Any]:
+    """drasclr's anatomical frame of the cache, built in this process by one worker: patches of
+    the suite's crop every half crop on the lungs. Returns its counts, its wall time (s), the
+    mean s/volume of framing a subject (the registration included) and its folder."""
+    from anatomy_ssl.anatomy import build_frame
+
+    report = build_frame(
+        cache,
+        patch_vox=suite.crop_size_vox,
+        stride_vox=suite.crop_size_vox // 2,
+        region_labels=LUNG_LABELS,
+        min_coverage=0.1,
+        workers=1,
+        progress=False,
+    )
     return {
+        "seconds": report.seconds,
+        "seconds_per_volume": report.seconds_per_volume,
+        "subjects": report.subjects,
+        "framed": report.framed,
+        "rejected": report.rejected,
+        "locations": report.locations,
+        "folder": report.folder,
+    }
+
+
+def measurements(suite: Suite, methods: list[str]) -> list[tuple[str, str]]:
+    """The (encoder, method) pairs to measure: every method with every suite encoder, then
+    drasclr with the suite's location-conditioned encoder."""
+    plan = [(encoder, method) for encoder in suite.encoders for method in methods]
+    if "drasclr" in methods and suite.conditioned_encoder not in suite.encoders:
+        plan.append((suite.conditioned_encoder, "drasclr"))
+    return plan
+
+
+def run_overrides(
+    suite: Suite, cache: Path, method: str, encoder: str, frame: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The `pretrain` config overrides of one measurement; drasclr trains on `frame`
+    (`build_drasclr_frame`) with `DRASCLR_KEYS_PER_LOCATION` queued keys per location."""
+    drasclr = {}
+    if method == "drasclr":
+        assert frame is not None, "drasclr needs its frame"
+        drasclr = {
+            "drasclr.frame": frame["folder"],
+            "drasclr.queue_size": DRASCLR_KEYS_PER_LOCATION * frame["locations"],
+        }
+    return drasclr | {
         "method": method,
         "data.source": str(cache),
         "data.split": "all",
@@ -560,6 +632,32 @@ def run_overrides(suite: Suite, cache: Path, method: str, encoder: str) -> dict[
         # no periodic checkpoints inside the timed steps (the final one is written untimed)
         "trainer.checkpoint_every_steps": 0,
     }
+
+
+def _samples_per_s(rows: list[dict[str, Any]], method: str, encoder: str) -> float | None:
+    """Steady-state samples/s of `method` with `encoder`; None where it has no result."""
+    for row in rows:
+        if row["method"] == method and row["encoder"] == encoder and "pretrain" in row:
+            return float(row["pretrain"]["samples_per_s"])
+    return None
+
+
+def add_ratios(rows: list[dict[str, Any]], suite: Suite) -> None:
+    """Each measured row's samples/s over SimCLR's with the same encoder (`relative_to_simclr`)
+    and, for drasclr, over MoCo's with the same encoder, or with the first suite encoder for a
+    location-conditioned one (`relative_to_moco`)."""
+    for row in rows:
+        if "pretrain" not in row:
+            continue
+        own = row["pretrain"]["samples_per_s"]
+        simclr = _samples_per_s(rows, "simclr", row["encoder"])
+        if simclr:
+            row["relative_to_simclr"] = own / simclr
+        if row["method"] == "drasclr":
+            plain = row["encoder"] if row["encoder"] in suite.encoders else suite.encoders[0]
+            moco = _samples_per_s(rows, "moco", plain)
+            if moco:
+                row["relative_to_moco"] = own / moco
 
 
 def _require_gpu() -> str:
@@ -588,7 +686,8 @@ def _table(rows: list[dict[str, Any]], gpu: bool) -> Iterator[str]:
     memory = "peak GPU GB" if gpu else "peak RSS MB (tree PSS)"
     header = (
         f"{'encoder':<14} {'method':<7} {'samples/s':>9} {'s/step':>7} {'data wait':>9} "
-        f"{memory:>22} {'alone/s (before/after)':>22} {'vs alone':>8} {'vs simclr':>9}"
+        f"{memory:>22} {'alone/s (before/after)':>22} {'vs alone':>8} {'vs simclr':>9} "
+        f"{'vs moco':>7}"
     )
     all_cores = any("compute_alone_default_threads" in row for row in rows)
     yield header + (f" {'alone, all cores/s':>18}" if all_cores else "")
@@ -614,7 +713,7 @@ def _table(rows: list[dict[str, Any]], gpu: bool) -> Iterator[str]:
             f"{row['encoder']:<14} {row['method']:<7} {run['samples_per_s']:>9.2f} "
             f"{run['s_per_step']:>7.3f} {run['data_wait_fraction']:>9.1%} {peak:>22} "
             f"{alone:>22} {row.get('fraction_of_compute_alone', nan):>8.2f} "
-            f"{row.get('relative_to_simclr', nan):>9.2f}"
+            f"{row.get('relative_to_simclr', nan):>9.2f} {row.get('relative_to_moco', nan):>7.2f}"
         )
         if "compute_alone_default_threads" in row:
             line += f" {row['compute_alone_default_threads']['samples_per_s']:>18.2f}"
@@ -724,51 +823,47 @@ def main() -> None:
                 mined_pairs = mining["embedding"]["folder"]
                 for name in ("registration", "embedding"):
                     print(f"  {name}: {mining[name]['pairs_per_s']:.0f} pairs/s", flush=True)
-        for encoder in suite.encoders:
-            for method in methods:
-                label = f"{encoder} / {method}"
-                elapsed = time.perf_counter() - began
-                if args.time_budget_s is not None and elapsed > args.time_budget_s:
-                    report["rows"].append({"encoder": encoder, "method": method, "skipped": True})
-                    print(f"{label}: skipped (time budget)", flush=True)
-                    continue
-                print(f"{label}: {suite.steps} steps ...", flush=True)
-                started = time.perf_counter()
-                try:
-                    row = _in_child(
-                        context,
-                        measure_method,
-                        str(work / "runs" / f"{encoder}-{method}"),
-                        run_overrides(suite, cache, method, encoder)
-                        | ({"alice.mined_pairs": mined_pairs} if method == "alice" else {}),
-                        asdict(suite),
-                    )
-                except RuntimeError as error:
-                    row = {"encoder": encoder, "method": method, "error": str(error)}
-                    print(str(error), file=sys.stderr, flush=True)
-                    if gpu and start_method == "forkserver" and not report["rows"]:
-                        print(
-                            "hint: if CUDA failed to initialise in the child, rerun with "
-                            "--start-method spawn",
-                            file=sys.stderr,
-                            flush=True,
-                        )
-                row["child_wall_s"] = time.perf_counter() - started
-                failures += "pretrain" not in row
-                report["rows"].append(row)
-                write_report()
-        for row in report["rows"]:
-            simclr = [
-                other
-                for other in report["rows"]
-                if other["encoder"] == row["encoder"]
-                and other["method"] == "simclr"
-                and "pretrain" in other
-            ]
-            if "pretrain" in row and simclr:
-                row["relative_to_simclr"] = (
-                    row["pretrain"]["samples_per_s"] / simclr[0]["pretrain"]["samples_per_s"]
+        if "drasclr" in methods:
+            print("building drasclr's anatomical frame in one worker ...", flush=True)
+            report["frame"] = build_drasclr_frame(cache, suite)
+            print(
+                f"  {report['frame']['locations']} locations, "
+                f"{report['frame']['seconds_per_volume']:.2f} s/volume",
+                flush=True,
+            )
+        for encoder, method in measurements(suite, methods):
+            label = f"{encoder} / {method}"
+            elapsed = time.perf_counter() - began
+            if args.time_budget_s is not None and elapsed > args.time_budget_s:
+                report["rows"].append({"encoder": encoder, "method": method, "skipped": True})
+                print(f"{label}: skipped (time budget)", flush=True)
+                continue
+            print(f"{label}: {suite.steps} steps ...", flush=True)
+            started = time.perf_counter()
+            try:
+                row = _in_child(
+                    context,
+                    measure_method,
+                    str(work / "runs" / f"{encoder}-{method}"),
+                    run_overrides(suite, cache, method, encoder, report.get("frame"))
+                    | ({"alice.mined_pairs": mined_pairs} if method == "alice" else {}),
+                    asdict(suite),
                 )
+            except RuntimeError as error:
+                row = {"encoder": encoder, "method": method, "error": str(error)}
+                print(str(error), file=sys.stderr, flush=True)
+                if gpu and start_method == "forkserver" and not report["rows"]:
+                    print(
+                        "hint: if CUDA failed to initialise in the child, rerun with "
+                        "--start-method spawn",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            row["child_wall_s"] = time.perf_counter() - started
+            failures += "pretrain" not in row
+            report["rows"].append(row)
+            write_report()
+        add_ratios(report["rows"], suite)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         report["total_wall_s"] = time.perf_counter() - began
