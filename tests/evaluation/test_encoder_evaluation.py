@@ -255,7 +255,14 @@ def test_patients_are_pooled_over_an_anatomical_frame_for_any_encoder(scratch_an
         conditioned, tmp_path / "drasclr", preprocess=SPEC.to_dict(), preprocess_hash=SPEC.hash
     )
     frame = {"patch_vox": 16, "stride_vox": 16}
-    settings = {"patient_prediction": {**ZERO_SHOT["patient_prediction"], "frame": frame}}
+    regions = {1: "percent_emphysema_right_lower_lobe", 2: "percent_emphysema_left_lower_lobe"}
+    settings = {
+        "patient_prediction": {
+            **ZERO_SHOT["patient_prediction"],
+            "frame": frame,
+            "regions": regions,
+        }
+    }
     records = {}
     for method, encoder, pooling in (
         ("drasclr", folder, "auto"),
@@ -276,9 +283,11 @@ def test_patients_are_pooled_over_an_anatomical_frame_for_any_encoder(scratch_an
     for record in records.values():
         assert record.details["pooling"] == "frame"
         assert "severity_r2" in record.metrics
+        assert record.metrics["regional_rows"] >= 4  # lung-centred locations of 4 subjects
     # one frame, built for the first encoder and reused by the second
     assert len(list((tmp_path / "cache").glob("*/*/frame/*/locations.npz"))) == 1
     settings["patient_prediction"]["pooling"] = "volume"
+    del settings["patient_prediction"]["regions"]
     with pytest.raises(ConfigError, match="pooling to frame"):
         evaluate_encoder(
             folder,

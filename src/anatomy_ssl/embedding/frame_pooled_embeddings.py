@@ -33,6 +33,9 @@ class FramePooledEmbeddings:
             out).
         locations: `(N,)` each volume's `(L, D)` float32 location embeddings (NaN rows at its
             invalid locations).
+        location_labels: `(N,)` each volume's `(L,)` int64 label at each location's centre
+            voxel (-1 at invalid locations and for volumes without a label map): which region
+            a location's patch is centred in, for regional probes.
         frame_folder: the frame used.
         notes: volumes left out and why, by subject.
     """
@@ -40,6 +43,7 @@ class FramePooledEmbeddings:
     embeddings: np.ndarray
     volumes: tuple[CachedVolume, ...]
     locations: tuple[np.ndarray, ...]
+    location_labels: tuple[np.ndarray, ...]
     frame_folder: Path
     notes: tuple[str, ...]
 
@@ -90,7 +94,7 @@ def frame_pooled_embeddings(
     frame = load_frame(cache_root, Path(report.folder), skip_stale=True)
     by_key = {volume.key: volume for volume in volumes}
     framed = set(frame.subject_keys)
-    rows, kept, per_location, notes = [], [], [], []
+    rows, kept, per_location, labels, notes = [], [], [], [], []
     for volume in volumes:
         if volume.key not in framed:
             notes.append(f"{volume.subject_id}: not framed (registration rejected)")
@@ -102,11 +106,32 @@ def frame_pooled_embeddings(
         rows.append(patient_embedding(embeddings, valid))
         kept.append(volume)
         per_location.append(embeddings)
+        labels.append(
+            _centre_labels(volume, frame.centres_vox[frame.subject_index(volume.key)], valid)
+        )
     if len(rows) < 2:
         raise InputError(
             Path(report.folder),
             f"the frame serves {len(rows)} of {len(volumes)} volumes; need at least 2",
         )
     return FramePooledEmbeddings(
-        np.stack(rows), tuple(kept), tuple(per_location), Path(report.folder), tuple(notes)
+        np.stack(rows),
+        tuple(kept),
+        tuple(per_location),
+        tuple(labels),
+        Path(report.folder),
+        tuple(notes),
     )
+
+
+def _centre_labels(volume: CachedVolume, centres_vox: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """`(L,)` int64 label of the voxel at each `(L, S)` centre; -1 where not `valid` or the
+    volume has no label map."""
+    labels = np.full(len(valid), -1, dtype=np.int64)
+    label_map = volume.load_label()  # (1, *S) or None
+    if label_map is None:
+        return labels
+    size = np.asarray(label_map.shape[1:])
+    voxel = np.clip(np.rint(centres_vox[valid]).astype(np.int64), 0, size - 1)  # (V, S)
+    labels[valid] = label_map[(0, *voxel.T)]
+    return labels

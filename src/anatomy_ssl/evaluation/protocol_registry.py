@@ -19,6 +19,7 @@ from anatomy_ssl.configs import config_from_dict
 from anatomy_ssl.correspondence import EmbeddingMatcher, RegistrationMatcher
 from anatomy_ssl.embedding import embed_volume, frame_pooled_embeddings
 from anatomy_ssl.errors import ConfigError, InputError
+from anatomy_ssl.evaluation.clinical_targets import ClinicalColumns
 from anatomy_ssl.evaluation.evaluation_dataset import EvaluationDataset, EvaluationSubject
 from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord
 from anatomy_ssl.evaluation.few_shot_segmentation import (
@@ -43,6 +44,7 @@ from anatomy_ssl.evaluation.protocol_settings import (
     LocalitySettings,
     PatientPredictionSettings,
 )
+from anatomy_ssl.evaluation.regional_disease_probe import RegionRows, region_rows, regional_probe
 from anatomy_ssl.evaluation.segmentation_finetuning import FineTunedSegmenter
 from anatomy_ssl.evaluation.segmentation_overlay import save_segmentation_overlay
 from anatomy_ssl.evaluation.segmentation_scoring import predict_label_map
@@ -384,7 +386,11 @@ def _patient_prediction(
             "this encoder needs each patch's location, so it embeds a patient through an "
             "anatomical frame: set patient_prediction pooling to frame (or auto)"
         )
+    if settings.regions and pooling != "frame":
+        raise ConfigError("the regional probe (patient_prediction regions) needs pooling: frame")
     left_out: tuple[str, ...] = ()
+    regional: RegionRows | None = None
+    subtypes = None
     if pooling == "frame":
         pooled = frame_pooled_embeddings(
             encoder,
@@ -395,6 +401,14 @@ def _patient_prediction(
             progress=context.progress,
         )
         embeddings, ids, left_out = pooled.embeddings, list(pooled.subject_ids), pooled.notes
+        if settings.regions:
+            rows = {s.subject_id: s.clinical or {} for s in subjects}
+            table = [rows[subject] for subject in ids]
+            regional = region_rows(
+                pooled.locations, pooled.location_labels, table, settings.regions
+            )
+            if "subtype" in settings.tasks:
+                subtypes = [row.get(ClinicalColumns().subtype, "") for row in table]
     else:
         embeddings = np.stack(
             [
@@ -413,10 +427,15 @@ def _patient_prediction(
             embeddings, ids, clinical, tasks=settings.tasks, n_folds=settings.n_folds, seeds=(seed,)
         )
         notes = [*left_out, *result.notes]
+        metrics = result.metrics()
+        if regional is not None:
+            probe = regional_probe(regional, subtypes, n_folds=settings.n_folds, seeds=(seed,))
+            metrics.update(probe.metrics())
+            notes.extend(f"regional: {note}" for note in probe.notes)
         outcomes.append(
             {
                 "seed": seed,
-                "metrics": result.metrics(),
+                "metrics": metrics,
                 "details": {"notes": notes, "pooling": pooling},
             }
         )

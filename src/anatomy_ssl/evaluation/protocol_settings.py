@@ -135,6 +135,10 @@ class PatientPredictionSettings:
             representation) or "auto" (frame for encoders that need locations, else volume).
         frame: `build_frame` settings of that frame (patch_vox, stride_vox, region_labels,
             min_coverage, reference_key); built once on the evaluation cache, then reused.
+        regions: the region-level probe (frame pooling only): label value of a region in the
+            evaluation label set -> the clinical column of its disease, e.g. `{1:
+            percent_emphysema_right_upper_lobe}`; each location belongs to the region its
+            centre voxel is labelled with. Empty: no regional probe.
     """
 
     split: str = "all"
@@ -144,3 +148,4 @@ class PatientPredictionSettings:
     tile_vox: int = 64
     pooling: Literal["auto", "volume", "frame"] = "auto"
     frame: dict[str, Any] = field(default_factory=dict)
+    regions: dict[int, str] = field(default_factory=dict)
