@@ -36,9 +36,13 @@ _HEADLINE_PATTERNS: dict[str, tuple[str, ...]] = {
         r"^part_whole_specificity_mean$",
     ),
     "patient_prediction": (
+        r"^severity_r2$",
         r"^severity_auc$",
         r"^subtype_balanced_accuracy$",
         r"^survival_c_index$",
+        r"^survival_c_index_true_risk$",
+        r"^regional_r2$",
+        r"^regional_subtype_balanced_accuracy$",
     ),
 }
 
