@@ -133,3 +133,22 @@ def test_a_dataset_changes_the_budget_and_protocol_settings_for_itself_only(tmp_
     path.write_text("datasets:\n  - {name: d, kind: phantom_ct, pretraining: {stepz: 3}}\n")
     with pytest.raises(ConfigError, match="did you mean"):
         load_suite(path)
+
+
+def test_a_dataset_may_run_only_some_of_the_suites_methods():
+    suite = load_suite(
+        "smoke",
+        {
+            "methods": ["scratch", "simclr", "moco"],
+            "datasets": [{"name": "ct", "kind": "phantom_ct", "methods": ["moco", "scratch"]}],
+        },
+    )
+    assert suite.methods_for(suite.datasets[0]) == ("scratch", "moco")  # the suite's order
+    with pytest.raises(ConfigError, match=r"methods \['dino'\] are not among"):
+        load_suite(
+            "smoke",
+            {
+                "datasets": [{"name": "ct", "kind": "phantom_ct", "methods": ["dino"]}],
+                "methods": ["scratch"],
+            },
+        )

@@ -75,3 +75,8 @@ def test_mapping_values_of_a_dataclass_type_are_built_and_checked():
     assert catalog.entries == {"a": Inner(rate=2.0)} and catalog.free == {"x": [1]}
     with pytest.raises(ConfigError, match=r"entries\.a"):
         config_from_dict(Catalog, {"entries": {"a": {"rat": 2}}})
+
+
+def test_merging_keeps_keys_that_are_not_text():
+    merged = merge_config_dicts({"regions": {1: "a"}}, {"regions": {2: "b"}, "x.y": 1})
+    assert merged == {"regions": {1: "a", 2: "b"}, "x": {"y": 1}}

@@ -58,6 +58,7 @@ class SuiteDataset:
         frame: the anatomical frame (`build_frame` settings: stride_vox, region_labels,
             min_coverage, reference_key; the patch is the pretraining crop) that `drasclr`
             pretrains on and `patient_prediction` pools every encoder's embeddings over.
+        methods: the suite's methods (or variants) run on this dataset (None: all of them).
     """
 
     name: str
@@ -72,6 +73,7 @@ class SuiteDataset:
     pretraining: dict[str, Any] = field(default_factory=dict)
     protocol_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     frame: dict[str, Any] = field(default_factory=dict)
+    methods: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.protocols) - set(PROTOCOLS))
@@ -193,6 +195,17 @@ class SuiteConfig:
                 raise ValueError(f"variant {name!r}: unknown method {variant.method!r}")
         for dataset in self.datasets:
             self.pretraining_for(dataset)  # a bad key in a dataset's budget fails at load time
+            outside = sorted(set(dataset.methods or ()) - set(self.methods))
+            if outside:
+                raise ValueError(
+                    f"dataset {dataset.name!r}: methods {outside} are not among the suite's "
+                    f"methods {list(self.methods)}"
+                )
+
+    def methods_for(self, dataset: SuiteDataset) -> tuple[str, ...]:
+        """The suite's methods that run on `dataset`, in the suite's order."""
+        chosen = self.methods if dataset.methods is None else set(dataset.methods)
+        return tuple(method for method in self.methods if method in chosen)
 
     def base_method(self, name: str) -> str:
         """The pretraining method behind a method or variant name."""

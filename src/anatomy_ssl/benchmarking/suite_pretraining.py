@@ -133,7 +133,7 @@ def _frame(
     progress: bool,
 ) -> Path:
     """Frame the training subjects of `dataset` for DrasCLR (resumable): the dataset's frame
-    settings, patches of the pretraining crop."""
+    settings, patches of the method's crop (a variant may change it)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     data = prepare_pretraining_data(config.data, run_dir, seed=config.seed, progress=progress)
     log.info("framing %s's training subjects for drasclr", dataset.name)
@@ -143,7 +143,7 @@ def _frame(
         split="train",
         workers=suite.workers,
         progress=progress,
-        **suite.frame_settings(dataset),
+        **{**suite.frame_settings(dataset), "patch_vox": config.data.crop_size_vox},
     )
     log.info("%s", report)
     return Path(report.folder)

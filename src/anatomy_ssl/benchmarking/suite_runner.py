@@ -78,7 +78,7 @@ def run_suite(
         data = prepare_dataset(dataset, suite, out / "data", progress=progress)
         spec = dataset_spec(dataset)
         local = suite.for_dataset(dataset)  # the dataset's budget and protocol settings
-        for method in suite.methods:
+        for method in suite.methods_for(dataset):
             stage = (
                 "random init"
                 if method == SCRATCH

@@ -34,10 +34,11 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
 
 def merge_config_dicts(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep-merge `update` over `base`. A dotted key (`"optim.lr"`) addresses a nested field."""
+    """Deep-merge `update` over `base`. A dotted key (`"optim.lr"`) addresses a nested field; a
+    key that is not text (a label value, `{1: column}`) is taken as it is."""
     merged: dict[str, Any] = {key: value for key, value in base.items()}
     for key, value in update.items():
-        head, dot, rest = key.partition(".")
+        head, dot, rest = key.partition(".") if isinstance(key, str) else (key, "", "")
         if dot:
             value = {rest: value}
         current = merged.get(head)
