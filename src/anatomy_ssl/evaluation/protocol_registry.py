@@ -388,6 +388,7 @@ def _patient_prediction(
         )
     if settings.regions and pooling != "frame":
         raise ConfigError("the regional probe (patient_prediction regions) needs pooling: frame")
+    clinical = {s.subject_id: s.clinical or {} for s in subjects}
     left_out: tuple[str, ...] = ()
     regional: RegionRows | None = None
     subtypes = None
@@ -402,8 +403,7 @@ def _patient_prediction(
         )
         embeddings, ids, left_out = pooled.embeddings, list(pooled.subject_ids), pooled.notes
         if settings.regions:
-            rows = {s.subject_id: s.clinical or {} for s in subjects}
-            table = [rows[subject] for subject in ids]
+            table = [clinical[subject] for subject in ids]
             regional = region_rows(
                 pooled.locations, pooled.location_labels, table, settings.regions
             )
@@ -419,8 +419,6 @@ def _patient_prediction(
             ]
         )  # (N, D)
         ids = [s.subject_id for s in subjects]
-    kept = set(ids)
-    clinical = {s.subject_id: s.clinical or {} for s in subjects if s.subject_id in kept}
     outcomes = []
     for seed in settings.seeds:
         result = evaluate_patient_prediction(

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from anatomy_ssl.losses.tagged_feature_queue import TaggedFeatureQueue
+from anatomy_ssl.losses.tagged_feature_queue import TaggedFeatureQueue, check_tags
 
 
 def location_matched_negative_mask(
@@ -146,13 +146,7 @@ class LocationMatchedInfoNCE(nn.Module):
                 f"{tuple(key.shape)}"
             )
         for name, tags in (("locations", locations), ("subjects", subjects)):
-            if tags.shape != query.shape[:1]:
-                raise ValueError(
-                    f"{name} must have shape ({query.shape[0]},), one tag per query, "
-                    f"got {tuple(tags.shape)}"
-                )
-            if tags.is_floating_point() or tags.is_complex() or tags.dtype == torch.bool:
-                raise ValueError(f"{name} must hold integer tags, got dtype {tags.dtype}")
+            check_tags(name, tags, query.shape[0], "query")
         q = functional.normalize(query, dim=1)  # (B, D)
         k = functional.normalize(key.detach(), dim=1)  # (B, D)
         mask = location_matched_negative_mask(

@@ -13,6 +13,16 @@ EMPTY_TAG = -1
 """Tag of a slot that holds no key yet; such a slot is never a negative."""
 
 
+def check_tags(name: str, tags: torch.Tensor, count: int, item: str) -> None:
+    """Raise ValueError unless `tags` is `(count,)` integers, one per `item` ("key", "query")."""
+    if tags.shape != (count,):
+        raise ValueError(
+            f"{name} must have shape ({count},), one tag per {item}, got {tuple(tags.shape)}"
+        )
+    if tags.is_floating_point() or tags.is_complex() or tags.dtype == torch.bool:
+        raise ValueError(f"{name} must hold integer tags, got dtype {tags.dtype}")
+
+
 class TaggedFeatureQueue(nn.Module):
     """The `size` most recent L2-normalized keys of the global batch, each with an int64
     `location` tag (index of the atlas-space patch location) and an int64 `subject` tag, held in
@@ -75,13 +85,7 @@ class TaggedFeatureQueue(nn.Module):
         if keys.ndim != 2 or keys.shape[1] != dim:
             raise ValueError(f"expected keys (N, {dim}), got {tuple(keys.shape)}")
         for name, tags in (("locations", locations), ("subjects", subjects)):
-            if tags.shape != keys.shape[:1]:
-                raise ValueError(
-                    f"{name} must have shape ({keys.shape[0]},), one tag per key, "
-                    f"got {tuple(tags.shape)}"
-                )
-            if tags.is_floating_point() or tags.is_complex() or tags.dtype == torch.bool:
-                raise ValueError(f"{name} must hold integer tags, got dtype {tags.dtype}")
+            check_tags(name, tags, keys.shape[0], "key")
             if bool((tags < 0).any()):  # -1 marks an empty slot
                 raise ValueError(f"{name} must be >= 0 (-1 marks an empty slot)")
         gathered = gather_without_grad(functional.normalize(keys, dim=1))  # (M, D), M = world * N
