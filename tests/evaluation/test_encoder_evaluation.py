@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -261,6 +262,7 @@ def test_patients_are_pooled_over_an_anatomical_frame_for_any_encoder(scratch_an
             **ZERO_SHOT["patient_prediction"],
             "frame": frame,
             "regions": regions,
+            "attention_pooling": {"seeds": [1], "steps": 5},  # the second repeat only
         }
     }
     records = {}
@@ -269,7 +271,7 @@ def test_patients_are_pooled_over_an_anatomical_frame_for_any_encoder(scratch_an
         ("scratch", scratch_and_data[0], "frame"),
     ):
         settings["patient_prediction"]["pooling"] = pooling
-        (record, _) = evaluate_encoder(
+        (record, attended) = evaluate_encoder(
             encoder,
             data,
             tmp_path / "records",
@@ -280,14 +282,30 @@ def test_patients_are_pooled_over_an_anatomical_frame_for_any_encoder(scratch_an
             progress=False,
         )
         records[method] = record
+        assert "attention_severity_r2" not in record.metrics
+        assert np.isfinite(attended.metrics["attention_severity_r2"])
+        weights = attended.details["attention_mean_weights"]  # one per frame location
+        assert len(weights) > 1 and sum(weights) == pytest.approx(1.0, abs=1e-3)
     for record in records.values():
         assert record.details["pooling"] == "frame"
         assert "severity_r2" in record.metrics
         assert record.metrics["regional_rows"] >= 4  # lung-centred locations of 4 subjects
     # one frame, built for the first encoder and reused by the second
     assert len(list((tmp_path / "cache").glob("*/*/frame/*/locations.npz"))) == 1
+    settings["patient_prediction"]["attention_pooling"] = {"seeds": [1], "heads": 2}
+    with pytest.raises(ConfigError, match=r"unknown patient_prediction attention_pooling .*heads"):
+        evaluate_encoder(
+            folder,
+            data,
+            tmp_path / "other",
+            protocols=["patient_prediction"],
+            settings=settings,
+            cache_dir=tmp_path / "cache",
+            progress=False,
+        )
     settings["patient_prediction"]["pooling"] = "volume"
     del settings["patient_prediction"]["regions"]
+    del settings["patient_prediction"]["attention_pooling"]
     with pytest.raises(ConfigError, match="pooling to frame"):
         evaluate_encoder(
             folder,

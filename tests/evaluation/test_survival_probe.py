@@ -57,29 +57,30 @@ def test_embeddings_holding_the_true_risk_reach_the_ceiling():
     metrics = result.metrics()
     assert set(metrics) == {"survival_c_index", "survival_c_index_true_risk"}
     assert metrics["survival_c_index_true_risk"] > 0.65  # frailty keeps it well below 1
-    assert metrics["survival_c_index"] > metrics["survival_c_index_true_risk"] - 0.03
+    assert metrics["survival_c_index"] > metrics["survival_c_index_true_risk"] - 0.05
     assert result.risk.shape == (2, 200) and result.fold_c_index.shape == (2, 5)
-    assert (result.n_components >= 1).all() and (result.n_components <= 4).all()
+    assert (result.n_components == 12).all()  # every column: D < max_components
 
 
 def test_random_and_constant_embeddings_score_chance():
-    _, time, event = _cohort(200, seed=4)
-    noise = np.random.default_rng(5).normal(size=(200, 12))
-    random = survival_probe(noise, time, event, seeds=(0, 1))
-    assert abs(random.metrics()["survival_c_index"] - 0.5) < 0.06
+    scores = []
+    for seed in (4, 5, 6):  # one cohort's held-out C-index of noise spreads by about +-0.05
+        _, time, event = _cohort(200, seed=seed)
+        noise = np.random.default_rng(seed + 1).normal(size=(200, 12))
+        scores.append(survival_probe(noise, time, event, seeds=(0, 1)).metrics())
+    assert abs(np.mean([s["survival_c_index"] for s in scores]) - 0.5) < 0.04
     constant = survival_probe(np.ones((200, 12)), time, event, seeds=(0,))
     assert constant.metrics() == {"survival_c_index": 0.5}
     assert (constant.n_components == 0).all() and any("no variance" in n for n in constant.notes)
 
 
-def test_few_events_reduce_folds_and_components():
+def test_few_events_reduce_folds():
     risk, time, _ = _cohort(30, seed=2)
     event = np.zeros(30, dtype=bool)
     event[np.argsort(time)[:3]] = True
     result = survival_probe(np.c_[risk, np.cos(risk)], time, event, true_risk=risk, seeds=(0,))
     assert result.fold_c_index.shape == (1, 3)
     assert any("reduced from 5 to 3: 3 events" in note for note in result.notes)
-    assert (result.n_components == 1).all()  # 2 training events: one component
     for assignment in result.folds:
         assert sorted(assignment[event].tolist()) == [0, 1, 2]  # an event in every fold
 
@@ -136,3 +137,15 @@ def test_too_few_events_or_wrong_lengths_are_refused():
         survival_probe(risk[:, None], time, np.eye(20)[0])
     with pytest.raises(ValueError, match="event: shape"):
         survival_probe(risk[:, None], time, np.ones(19))
+
+
+def test_a_signal_in_one_column_of_many_is_not_lost():
+    # standardised, the risk column is 1 of 32 equal-variance directions: a probe that keeps
+    # only the top few principal components (this probe's earlier design) misses it
+    risk, time, event = _cohort(200, seed=3)
+    x = np.random.default_rng(3).normal(size=(200, 32))
+    x[:, 5] = risk
+    metrics = survival_probe(x, time, event, true_risk=risk, seeds=(0, 1)).metrics()
+    assert metrics["survival_c_index"] > metrics["survival_c_index_true_risk"] - 0.06
+    old_design = survival_probe(x, time, event, true_risk=risk, seeds=(0, 1), max_components=4)
+    assert old_design.metrics()["survival_c_index"] < metrics["survival_c_index"] - 0.05

@@ -21,3 +21,9 @@ def test_drasclr_takes_a_location_conditioned_encoder_and_a_plain_one():
     config = config_from_dict(PretrainConfig, {"method": "drasclr"})
     for name in ("test_drasclr", "test_resunet"):
         assert type(create_method(create_encoder(name), config)).__name__ == "DrasCLRMethod"
+
+
+def test_a_parameter_free_control_is_refused_for_pretraining():
+    config = config_from_dict(PretrainConfig, {"method": "moco"})
+    with pytest.raises(ConfigError, match="'intensity_histogram' is a parameter-free control"):
+        create_method(create_encoder("intensity_histogram"), config)

@@ -17,7 +17,8 @@ from anatomy_ssl.embedding.dense_feature_extraction import evaluation_mode
 from anatomy_ssl.models import Encoder
 from anatomy_ssl.preprocess import CachedVolume
 
-#: Poolings `patient_embedding` supports (the paper's attention pooling is not implemented yet).
+#: Poolings `patient_embedding` supports. Attention pooling learns its weights from a target, so
+#: it is a probe (`anatomy_ssl.evaluation.attention_pooling_probe`), not an embedding.
 POOLINGS = ("mean",)
 
 

@@ -96,8 +96,8 @@ def evaluate_patient_prediction(
     n_folds: int = 5,
     seeds: Sequence[int] = DEFAULT_SEEDS,
     max_components: int | None = None,
-    survival_max_components: int = 4,
-    cox_penalizer: float = 0.1,
+    survival_max_components: int = 32,
+    cox_penalizer: float = 1.0,
 ) -> PatientPredictionResult:
     """Run the patient-level probes on one table of pooled embeddings.
 

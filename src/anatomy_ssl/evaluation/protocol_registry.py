@@ -19,7 +19,11 @@ from anatomy_ssl.configs import config_from_dict
 from anatomy_ssl.correspondence import EmbeddingMatcher, RegistrationMatcher
 from anatomy_ssl.embedding import embed_volume, frame_pooled_embeddings
 from anatomy_ssl.errors import ConfigError, InputError
-from anatomy_ssl.evaluation.clinical_targets import ClinicalColumns
+from anatomy_ssl.evaluation.attention_pooling_probe import (
+    ATTENTION_SETTINGS,
+    attention_pooling_probe,
+)
+from anatomy_ssl.evaluation.clinical_targets import ClinicalColumns, clinical_targets
 from anatomy_ssl.evaluation.evaluation_dataset import EvaluationDataset, EvaluationSubject
 from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord
 from anatomy_ssl.evaluation.few_shot_segmentation import (
@@ -388,6 +392,7 @@ def _patient_prediction(
         )
     if settings.regions and pooling != "frame":
         raise ConfigError("the regional probe (patient_prediction regions) needs pooling: frame")
+    attention = _attention_settings(settings, pooling)
     clinical = {s.subject_id: s.clinical or {} for s in subjects}
     left_out: tuple[str, ...] = ()
     regional: RegionRows | None = None
@@ -402,6 +407,7 @@ def _patient_prediction(
             progress=context.progress,
         )
         embeddings, ids, left_out = pooled.embeddings, list(pooled.subject_ids), pooled.notes
+        locations = pooled.locations
         if settings.regions:
             table = [clinical[subject] for subject in ids]
             regional = region_rows(
@@ -430,14 +436,45 @@ def _patient_prediction(
             probe = regional_probe(regional, subtypes, n_folds=settings.n_folds, seeds=(seed,))
             metrics.update(probe.metrics())
             notes.extend(f"regional: {note}" for note in probe.notes)
-        outcomes.append(
-            {
-                "seed": seed,
-                "metrics": metrics,
-                "details": {"notes": notes, "pooling": pooling},
-            }
-        )
+        details: dict[str, Any] = {"notes": notes, "pooling": pooling}
+        if attention is not None and seed in attention["seeds"]:
+            targets = clinical_targets(ids, clinical, tasks=settings.tasks)
+            attended = attention_pooling_probe(
+                locations,
+                severity=targets.severity,
+                subtype=None if targets.subtype is None else list(targets.subtype),
+                survival_time=targets.survival_time,
+                event=targets.event,
+                n_folds=settings.n_folds,
+                seeds=(seed,),
+                device=context.device,
+                **attention["model"],
+            )
+            metrics.update(attended.metrics())
+            notes.extend(f"attention: {note}" for note in attended.notes)
+            details["attention_mean_weights"] = attended.mean_weights.round(5).tolist()
+        outcomes.append({"seed": seed, "metrics": metrics, "details": details})
     return outcomes
+
+
+def _attention_settings(settings: PatientPredictionSettings, pooling: str) -> dict[str, Any] | None:
+    """`{"seeds": repeats that run it, "model": attention_pooling_probe keywords}`, or None
+    when `attention_pooling` is empty."""
+    if not settings.attention_pooling:
+        return None
+    if pooling != "frame":
+        raise ConfigError(
+            "attention pooling (patient_prediction attention_pooling) needs pooling: frame"
+        )
+    model = dict(settings.attention_pooling)
+    seeds = tuple(int(seed) for seed in model.pop("seeds", settings.seeds))
+    unknown = sorted(set(model) - set(ATTENTION_SETTINGS))
+    if unknown:
+        raise ConfigError(
+            f"unknown patient_prediction attention_pooling settings {unknown}; known: seeds, "
+            f"{', '.join(ATTENTION_SETTINGS)}"
+        )
+    return {"seeds": seeds, "model": model}
 
 
 def _two_dimensional_map(embeddings: np.ndarray) -> np.ndarray:

@@ -139,6 +139,11 @@ class PatientPredictionSettings:
             evaluation label set -> the clinical column of its disease, e.g. `{1:
             percent_emphysema_right_upper_lobe}`; each location belongs to the region its
             centre voxel is labelled with. Empty: no regional probe.
+        attention_pooling: also probe with gated attention pooling (frame pooling only): per
+            task, a model that learns which locations to weigh is trained on each training fold
+            (metrics `attention_*`). Keys: `seeds` (the repeats that run it, default all),
+            `hidden`, `steps`, `learning_rate`, `weight_decay` (see
+            `attention_pooling_probe`). Empty: not run.
     """
 
     split: str = "all"
@@ -149,3 +154,4 @@ class PatientPredictionSettings:
     pooling: Literal["auto", "volume", "frame"] = "auto"
     frame: dict[str, Any] = field(default_factory=dict)
     regions: dict[int, str] = field(default_factory=dict)
+    attention_pooling: dict[str, Any] = field(default_factory=dict)

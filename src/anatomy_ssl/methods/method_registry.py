@@ -35,8 +35,15 @@ def create_method(encoder: Encoder, config: PretrainConfig) -> PretrainingMethod
 
     Raises:
         ConfigError: the encoder needs each patch's location (DrasCLR's location-conditioned
-            encoders) and the method is not `drasclr`, the only one that supplies it.
+            encoders) and the method is not `drasclr`, the only one that supplies it; or the
+            encoder has nothing to train (a control such as `intensity_histogram`).
     """
+    if not encoder.trainable:
+        raise ConfigError(
+            f"encoder {encoder.config.get('name')!r} is a parameter-free control with nothing "
+            "to pretrain; evaluate it directly (anatomy-ssl evaluate / embed), or choose a "
+            "trainable encoder such as resunet_small"
+        )
     if encoder.requires_location and config.method != "drasclr":
         raise ConfigError(
             f"encoder {encoder.config.get('name')!r} is conditioned on each patch's anatomical "

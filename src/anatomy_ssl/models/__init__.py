@@ -12,6 +12,7 @@ from anatomy_ssl.models.dino_head import DINOHead
 from anatomy_ssl.models.encoder import Encoder
 from anatomy_ssl.models.encoder_registry import create_encoder, list_encoders
 from anatomy_ssl.models.encoder_state_loading import load_encoder_state, load_state_strictly
+from anatomy_ssl.models.intensity_histogram_encoder import IntensityHistogramEncoder
 from anatomy_ssl.models.location_conditioned_encoder import LocationConditionedEncoder
 from anatomy_ssl.models.projection_head import ProjectionHead
 from anatomy_ssl.models.residual_unet_encoder import ResidualUNetEncoder
@@ -27,6 +28,7 @@ __all__ = [
     "CrossAttentionAlignment",
     "DINOHead",
     "Encoder",
+    "IntensityHistogramEncoder",
     "LocationConditionedEncoder",
     "ProjectionHead",
     "ResNetEncoder",

@@ -23,7 +23,9 @@ class Encoder(nn.Module):
     and implement `forward_features`.
 
     `requires_location` is False here; encoders that take `(x, location)` (the normalized
-    patch centre, e.g. `LocationConditionedEncoder`) set it True.
+    patch centre, e.g. `LocationConditionedEncoder`) set it True. `trainable` is False only for
+    parameter-free controls (`IntensityHistogramEncoder`), which can be evaluated, not
+    pretrained.
     """
 
     spatial_dims: int
@@ -33,6 +35,7 @@ class Encoder(nn.Module):
     min_input_multiple: int
     config: dict[str, Any]
     requires_location: bool = False
+    trainable: bool = True
 
     @property
     def embed_dim(self) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 from anatomy_ssl.errors import ConfigError
 from anatomy_ssl.models.encoder import Encoder
+from anatomy_ssl.models.intensity_histogram_encoder import IntensityHistogramEncoder
 from anatomy_ssl.models.location_conditioned_encoder import LocationConditionedEncoder
 from anatomy_ssl.models.residual_unet_encoder import ResidualUNetEncoder
 from anatomy_ssl.models.resnet_encoder import ResNetEncoder
@@ -35,6 +36,8 @@ ENCODERS: dict[str, tuple[Callable[..., Encoder], dict[str, Any]]] = {
         LocationConditionedEncoder,
         {"channels": (16, 32, 64, 128), "conditional": False},
     ),
+    # A parameter-free control for patient-level probes: each patch's intensity histogram.
+    "intensity_histogram": (IntensityHistogramEncoder, {}),
     "resnet10": (ResNetEncoder, {"layers": (1, 1, 1, 1)}),
     "resnet18": (ResNetEncoder, {}),
     "resnet34": (ResNetEncoder, {"layers": (3, 4, 6, 3)}),
