@@ -292,30 +292,21 @@ def test_patients_are_pooled_over_an_anatomical_frame_for_any_encoder(scratch_an
         assert record.metrics["regional_rows"] >= 4  # lung-centred locations of 4 subjects
     # one frame, built for the first encoder and reused by the second
     assert len(list((tmp_path / "cache").glob("*/*/frame/*/locations.npz"))) == 1
-    settings["patient_prediction"]["attention_pooling"] = {"seeds": [1], "heads": 2}
-    with pytest.raises(ConfigError, match=r"unknown patient_prediction attention_pooling .*heads"):
-        evaluate_encoder(
-            folder,
-            data,
-            tmp_path / "other",
-            protocols=["patient_prediction"],
-            settings=settings,
-            cache_dir=tmp_path / "cache",
-            progress=False,
-        )
-    settings["patient_prediction"]["pooling"] = "volume"
-    del settings["patient_prediction"]["regions"]
-    del settings["patient_prediction"]["attention_pooling"]
-    with pytest.raises(ConfigError, match="pooling to frame"):
-        evaluate_encoder(
-            folder,
-            data,
-            tmp_path / "other",
-            protocols=["patient_prediction"],
-            settings=settings,
-            cache_dir=tmp_path / "cache",
-            progress=False,
-        )
+    refused = {
+        "attention_pooling": ({"attention_pooling": {"seeds": [1], "heads": 2}}, "heads"),
+        "volume pooling": ({"pooling": "volume", "regions": {}}, "pooling to frame"),
+    }
+    for changes, message in refused.values():
+        with pytest.raises(ConfigError, match=message):
+            evaluate_encoder(
+                folder,
+                data,
+                tmp_path / "other",
+                protocols=["patient_prediction"],
+                settings={"patient_prediction": {**settings["patient_prediction"], **changes}},
+                cache_dir=tmp_path / "cache",
+                progress=False,
+            )
 
 
 def test_protocols_that_cannot_give_locations_skip_a_conditioned_encoder(

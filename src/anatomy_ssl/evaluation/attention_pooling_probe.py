@@ -29,8 +29,12 @@ from sklearn.metrics import balanced_accuracy_score, r2_score
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from anatomy_ssl.evaluation.subject_folds import DEFAULT_SEEDS, plan_folds
-from anatomy_ssl.evaluation.survival_probe import harrell_c_index, mean_over_folds
+from anatomy_ssl.evaluation.subject_folds import DEFAULT_SEEDS, finite_vector, plan_folds
+from anatomy_ssl.evaluation.survival_probe import (
+    check_survival,
+    harrell_c_index,
+    mean_over_folds,
+)
 
 Task = Literal["regression", "classification", "survival"]
 #: The model settings `attention_pooling_probe` takes (a protocol's `attention_pooling` keys).
@@ -427,7 +431,7 @@ def attention_pooling_probe(
     limits: dict[str, int] = {}
     y = codes = classes = t = e = None
     if severity is not None:
-        y = _vector(severity, n, "severity")
+        y = finite_vector(severity, n, "severity")
         if np.ptp(y) == 0:
             raise ValueError(f"severity is constant ({y[0]:g}); nothing to predict")
     if subtype is not None:
@@ -443,16 +447,8 @@ def attention_pooling_probe(
             counts[smallest]
         )
     if survival_time is not None and event is not None:
-        t = _vector(survival_time, n, "survival_time")
-        if (t < 0).any():
-            raise ValueError("survival_time: negative values")
-        e_raw = _vector(event, n, "event")
-        if not np.isin(e_raw, (0.0, 1.0)).all():
-            raise ValueError("event: values must be 0 (censored) or 1 (event)")
-        e = e_raw.astype(bool)
+        t, e = check_survival(survival_time, event, n)
         n_events = int(e.sum())
-        if n_events < 2:
-            raise ValueError(f"{n_events} event(s); a Cox model needs at least 2")
         limits[f"{n_events} events (one per held-out fold)"] = n_events
     strata = codes if codes is not None else None if e is None else e.astype(np.int64)
     plan = plan_folds(
@@ -587,16 +583,3 @@ def _tensors(
         torch.as_tensor(scaled, dtype=torch.float32).to(device),
         torch.as_tensor(mask).to(device),
     )
-
-
-def _vector(values: np.ndarray, n: int, what: str) -> np.ndarray:
-    """`(n,)` finite float64 copy of `values`."""
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{what}: values must be numeric") from error
-    if array.shape != (n,):
-        raise ValueError(f"{what}: shape {array.shape} for {n} subjects")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{what}: contains NaN or Inf")
-    return array

@@ -44,6 +44,23 @@ def check_embeddings(
     return array
 
 
+def finite_vector(values: np.ndarray, n: int, what: str) -> np.ndarray:
+    """`(n,)` finite float64 copy of `values` (a per-subject target).
+
+    Raises:
+        ValueError: not numeric, not of length n, or NaN / Inf (named by `what`).
+    """
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{what}: values must be numeric") from error
+    if array.shape != (n,):
+        raise ValueError(f"{what}: shape {array.shape} for {n} subjects")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{what}: contains NaN or Inf")
+    return array
+
+
 @dataclass(frozen=True)
 class FoldPlan:
     """Subject-level K-fold assignment, repeated once per seed.

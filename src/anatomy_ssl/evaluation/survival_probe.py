@@ -34,7 +34,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from anatomy_ssl.evaluation.subject_folds import DEFAULT_SEEDS, check_embeddings, plan_folds
+from anatomy_ssl.evaluation.subject_folds import (
+    DEFAULT_SEEDS,
+    check_embeddings,
+    finite_vector,
+    plan_folds,
+)
 
 NULL_VARIANCE = 1e-8  # PCA components below this (on standardised features) carry no signal
 PENALIZER = 1.0  # L2 penalty of the Cox fit (see the module docstring)
@@ -156,17 +161,9 @@ def survival_probe(
     """
     x = check_embeddings(embeddings)
     n = len(x)
-    t = _vector(time, n, "time")
-    if (t < 0).any():
-        raise ValueError("time: negative values")
-    e_raw = _vector(event, n, "event")
-    if not np.isin(e_raw, (0.0, 1.0)).all():
-        raise ValueError("event: values must be 0 (censored) or 1 (event)")
-    e = e_raw.astype(bool)
-    ceiling = None if true_risk is None else _vector(true_risk, n, "true_risk")
+    t, e = check_survival(time, event, n, name=name)
+    ceiling = None if true_risk is None else finite_vector(true_risk, n, "true_risk")
     n_events = int(e.sum())
-    if n_events < 2:
-        raise ValueError(f"{name}: {n_events} event(s); a Cox probe needs at least 2")
     plan = plan_folds(
         n,
         n_folds=n_folds,
@@ -256,17 +253,26 @@ def _cox_fold(
     return z_test @ beta, int(keep.sum())
 
 
-def _vector(values: np.ndarray, n: int, what: str) -> np.ndarray:
-    """`(n,)` finite float64 copy of `values`."""
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{what}: values must be numeric") from error
-    if array.shape != (n,):
-        raise ValueError(f"{what}: shape {array.shape} for {n} embedding rows")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{what}: contains NaN or Inf")
-    return array
+def check_survival(
+    time: np.ndarray, event: np.ndarray, n: int, *, name: str = "survival"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate survival targets: `(n,)` float64 times >= 0 and `(n,)` bool events, with at
+    least two events (a Cox model needs them).
+
+    Raises:
+        ValueError: wrong length, not finite, negative times, events other than 0/1, or fewer
+            than 2 events.
+    """
+    t = finite_vector(time, n, "time")
+    if (t < 0).any():
+        raise ValueError("time: negative values")
+    e_raw = finite_vector(event, n, "event")
+    if not np.isin(e_raw, (0.0, 1.0)).all():
+        raise ValueError("event: values must be 0 (censored) or 1 (event)")
+    e = e_raw.astype(bool)
+    if e.sum() < 2:
+        raise ValueError(f"{name}: {int(e.sum())} event(s); a Cox model needs at least 2")
+    return t, e
 
 
 def mean_over_folds(fold_values: np.ndarray) -> np.ndarray:
