@@ -40,6 +40,7 @@ def test_the_best_pretrained_encoder_is_named_and_controls_are_not_candidates():
         + _units("simclr", BASE + 0.05)
         + _units("eden", BASE + 0.001)
         + _units("supervised", BASE + 0.3)
+        + _units("intensity_histogram", BASE + 0.2)  # a positive control, not a candidate
     )
     (line,) = pretraining_verdicts(build_summary_table(records))
     assert "the best pretrained encoder, simclr, is significantly better than scratch" in line
@@ -56,3 +57,12 @@ def test_an_invalid_column_is_said_to_be_no_evidence():
 
 def test_no_scratch_no_verdict():
     assert pretraining_verdicts(build_summary_table(_units("simclr", BASE))) == []
+
+
+def test_a_column_that_measures_the_data_gets_no_verdict():
+    # the true risk score's C-index: the same ceiling in every row
+    records = _units("scratch", BASE) + _units("simclr", BASE + 0.05)
+    for record in records:
+        record.metrics["survival_c_index_true_risk"] = 0.66
+    lines = pretraining_verdicts(build_summary_table(records))
+    assert len(lines) == 1 and lines[0].startswith("frozen k=1 Dice")

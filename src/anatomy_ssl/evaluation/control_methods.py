@@ -6,10 +6,14 @@
   map of the dataset, then evaluated like any pretrained encoder. Its few-shot score is what the
   best pretraining on this data could buy; when it is not clearly above scratch, the table cannot
   tell a good encoder from a bad one.
+- `HISTOGRAM` ("intensity_histogram"): the parameter-free `intensity_histogram` encoder, each
+  patch embedded as its intensity histogram; a positive control of the patient-level probes
+  (disease that changes density is in it), evaluated like any encoder but not a pretraining.
 """
 
 from __future__ import annotations
 
 FLOOR = "intensity_floor"
 CEILING = "supervised"
-CONTROLS = (FLOOR, CEILING)
+HISTOGRAM = "intensity_histogram"
+CONTROLS = (FLOOR, CEILING, HISTOGRAM)

@@ -47,6 +47,11 @@ _HEADLINE_PATTERNS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Columns that measure the data, not the encoder (the same in every row, shown for scale):
+#: no verdict is drawn on them.
+REFERENCE_METRICS = frozenset({"survival_c_index_true_risk"})
+
+
 @dataclass(frozen=True)
 class FewShotMetric:
     """A parsed few-shot metric name `<mode>_k<k>_dice`.

@@ -2,20 +2,21 @@
 
 Rows read from the bottom up: the intensity floor (no encoder), `scratch` (random
 initialisation), the generic self-supervised baselines in a fixed order, every other method (the
-anatomy-aware ones) alphabetically, and last the supervised ceiling.
+anatomy-aware ones) alphabetically, and last the positive controls: the intensity-histogram
+encoder and the supervised ceiling.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from anatomy_ssl.evaluation.control_methods import CEILING, CONTROLS, FLOOR
+from anatomy_ssl.evaluation.control_methods import CEILING, CONTROLS, FLOOR, HISTOGRAM
 
 SCRATCH = "scratch"
 GENERIC_BASELINES: tuple[str, ...] = ("simclr", "moco", "dino", "mae")
 
 _SCRATCH_COLOR = "#7f7f7f"
-_CONTROL_COLORS = {FLOOR: "#c7c7c7", CEILING: "#000000"}
+_CONTROL_COLORS = {FLOOR: "#c7c7c7", CEILING: "#000000", HISTOGRAM: "#a0522d"}
 # matplotlib's tab10 without its grey, which is kept for scratch
 _PALETTE: tuple[str, ...] = (
     "#1f77b4",
@@ -36,21 +37,24 @@ def is_generic(method: str) -> bool:
 
 
 def is_control(method: str) -> bool:
-    """Whether `method` is the intensity floor or the supervised ceiling (not a pretraining)."""
+    """Whether `method` is a control (the intensity floor, the intensity-histogram encoder or the
+    supervised ceiling), not a pretraining."""
     return method in CONTROLS
 
 
 def method_sort_key(method: str) -> tuple[int, int, str]:
     """Sort key: floor, scratch, the generic baselines in their fixed order, the rest A-Z,
-    ceiling."""
+    histogram, ceiling."""
     if method == FLOOR:
         return (-1, 0, "")
     if method == SCRATCH:
         return (0, 0, "")
     if is_generic(method):
         return (1, GENERIC_BASELINES.index(method), method)
-    if method == CEILING:
+    if method == HISTOGRAM:
         return (3, 0, "")
+    if method == CEILING:
+        return (3, 1, "")
     return (2, 0, method)
 
 
