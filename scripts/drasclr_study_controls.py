@@ -3,6 +3,8 @@
 - `scratch_drasclr_small`, the random-init floor of DrasCLR's own encoder: the suite's `scratch`
   is a random init of the suite's encoder (`resunet_small`), while DrasCLR runs its own
   (`drasclr_small`).
+- `scratch_batchnorm`, the random-init floor of the suite's encoder with batch norm (the
+  `*_batchnorm` variants keep a patch's absolute level, which per-sample group norm removes).
 - `intensity_histogram`, the positive control: each lung patch's intensity histogram (32 bins,
   62.5 HU apart; the classical densitometric measure of emphysema and more), pooled and probed
   exactly as every encoder's embeddings. If it predicts severity and an encoder does not, the
@@ -29,8 +31,12 @@ from anatomy_ssl.export import export_scratch
 from anatomy_ssl.models import create_encoder
 
 SUITE = "results/drasclr-ct/suite.yaml"
-#: record label -> the encoder evaluated under it
-CONTROLS = {"scratch_drasclr_small": "drasclr_small", "intensity_histogram": "intensity_histogram"}
+#: record label -> the encoder evaluated under it (registry name, keyword arguments)
+CONTROLS = {
+    "scratch_drasclr_small": ("drasclr_small", {}),
+    "scratch_batchnorm": ("resunet_small", {"norm": "batch"}),
+    "intensity_histogram": ("intensity_histogram", {}),
+}
 
 
 def main() -> None:
@@ -42,11 +48,11 @@ def main() -> None:
     suite = load_suite(args.suite)
     dataset = suite.datasets[0]
     spec = dataset_spec(dataset)
-    for label, encoder_name in CONTROLS.items():
+    for label, (encoder_name, kwargs) in CONTROLS.items():
         if args.only not in (None, label):
             continue
         torch.manual_seed(suite.seed)  # as the suite seeds its scratch
-        encoder = create_encoder(encoder_name, spatial_dims=3, in_channels=1)
+        encoder = create_encoder(encoder_name, spatial_dims=3, in_channels=1, **kwargs)
         folder = export_scratch(
             encoder,
             args.out / "encoders" / dataset.name / label,
