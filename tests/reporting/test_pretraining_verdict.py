@@ -60,9 +60,22 @@ def test_no_scratch_no_verdict():
 
 
 def test_a_column_that_measures_the_data_gets_no_verdict():
-    # the true risk score's C-index: the same ceiling in every row
-    records = _units("scratch", BASE) + _units("simclr", BASE + 0.05)
-    for record in records:
-        record.metrics["survival_c_index_true_risk"] = 0.66
-    lines = pretraining_verdicts(build_summary_table(records))
-    assert len(lines) == 1 and lines[0].startswith("frozen k=1 Dice")
+    # the true risk score's C-index: the same ceiling in every row, shown but never compared
+    c_index = {"scratch": [0.50, 0.52, 0.51], "simclr": [0.58, 0.60, 0.59]}
+    records = [
+        EvaluationRecord(
+            method,
+            "phantom",
+            "patient_prediction",
+            seed,
+            metrics={"survival_c_index": value, "survival_c_index_true_risk": 0.66},
+        )
+        for method, values in c_index.items()
+        for seed, value in enumerate(values)
+    ]
+    table = build_summary_table(records)
+    assert "survival_c_index_true_risk" in table.metrics
+    (line,) = pretraining_verdicts(table)
+    assert line.startswith("survival C-index: simclr is")
+    ceiling = table.cell("simclr", "survival_c_index_true_risk")
+    assert ceiling.vs_scratch is None and ceiling.vs_generic is None

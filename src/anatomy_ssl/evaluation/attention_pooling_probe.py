@@ -29,7 +29,12 @@ from sklearn.metrics import balanced_accuracy_score, r2_score
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from anatomy_ssl.evaluation.subject_folds import DEFAULT_SEEDS, finite_vector, plan_folds
+from anatomy_ssl.evaluation.subject_folds import (
+    DEFAULT_SEEDS,
+    class_codes,
+    finite_vector,
+    plan_folds,
+)
 from anatomy_ssl.evaluation.survival_probe import (
     check_survival,
     harrell_c_index,
@@ -435,13 +440,7 @@ def attention_pooling_probe(
         if np.ptp(y) == 0:
             raise ValueError(f"severity is constant ({y[0]:g}); nothing to predict")
     if subtype is not None:
-        names = np.asarray(subtype)
-        if names.shape != (n,):
-            raise ValueError(f"subtype: shape {names.shape} for {n} subjects")
-        values, codes, counts = np.unique(names, return_inverse=True, return_counts=True)
-        classes = tuple(str(value) for value in values)
-        if len(classes) < 2:
-            raise ValueError(f"every subject has subtype {classes[0]!r}; need two classes")
+        classes, codes, counts = class_codes(subtype, n, "subtype")
         smallest = int(counts.argmin())
         limits[f"subtype {classes[smallest]!r} has {counts[smallest]} subject(s)"] = int(
             counts[smallest]

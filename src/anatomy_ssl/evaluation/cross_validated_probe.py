@@ -24,7 +24,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from anatomy_ssl.evaluation.subject_folds import DEFAULT_SEEDS, check_embeddings, plan_folds
+from anatomy_ssl.evaluation.subject_folds import (
+    DEFAULT_SEEDS,
+    check_embeddings,
+    class_codes,
+    plan_folds,
+)
 
 DEFAULT_CS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)  # inverse L2 strengths tried
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-3, 4, 15))  # ridge strengths tried
@@ -203,13 +208,7 @@ def classification_probe(
             small for two folds.
     """
     x = check_embeddings(embeddings)
-    labels = np.asarray(labels)
-    if labels.shape != (len(x),):
-        raise ValueError(f"{name}: {labels.shape} labels for {len(x)} embedding rows")
-    values, codes, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    classes = tuple(str(value) for value in values)
-    if len(classes) < 2:
-        raise ValueError(f"{name}: every subject has class {classes[0]!r}; need two classes")
+    classes, codes, counts = class_codes(labels, len(x), name)
     smallest = int(counts.argmin())
     plan = plan_folds(
         len(x),

@@ -425,6 +425,7 @@ def _patient_prediction(
             ]
         )  # (N, D)
         ids = [s.subject_id for s in subjects]
+    targets = None if attention is None else clinical_targets(ids, clinical, tasks=settings.tasks)
     outcomes = []
     for seed in settings.seeds:
         result = evaluate_patient_prediction(
@@ -437,8 +438,7 @@ def _patient_prediction(
             metrics.update(probe.metrics())
             notes.extend(f"regional: {note}" for note in probe.notes)
         details: dict[str, Any] = {"notes": notes, "pooling": pooling}
-        if attention is not None and seed in attention["seeds"]:
-            targets = clinical_targets(ids, clinical, tasks=settings.tasks)
+        if attention is not None and targets is not None and seed in attention["seeds"]:
             attended = attention_pooling_probe(
                 locations,
                 severity=targets.severity,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -59,6 +60,28 @@ def finite_vector(values: np.ndarray, n: int, what: str) -> np.ndarray:
     if not np.isfinite(array).all():
         raise ValueError(f"{what}: contains NaN or Inf")
     return array
+
+
+def class_codes(
+    labels: Sequence[Any] | np.ndarray, n: int, name: str
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """Encode per-subject class labels.
+
+    Returns:
+        `(classes, codes, counts)`: `(C,)` sorted class names, `(n,)` int code of each subject,
+        `(C,)` subjects per class.
+
+    Raises:
+        ValueError: not `n` labels, or a single class (named by `name`).
+    """
+    array = np.asarray(labels)
+    if array.shape != (n,):
+        raise ValueError(f"{name}: shape {array.shape} labels for {n} embedding rows")
+    values, codes, counts = np.unique(array, return_inverse=True, return_counts=True)
+    classes = tuple(str(value) for value in values)
+    if len(classes) < 2:
+        raise ValueError(f"{name}: every subject has class {classes[0]!r}; need two classes")
+    return classes, codes, counts
 
 
 @dataclass(frozen=True)

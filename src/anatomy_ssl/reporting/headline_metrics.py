@@ -48,7 +48,7 @@ _HEADLINE_PATTERNS: dict[str, tuple[str, ...]] = {
 
 
 #: Columns that measure the data, not the encoder (the same in every row, shown for scale):
-#: no verdict is drawn on them.
+#: no method is compared on them, so no marker or verdict is drawn.
 REFERENCE_METRICS = frozenset({"survival_c_index_true_risk"})
 
 

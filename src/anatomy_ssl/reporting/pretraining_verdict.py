@@ -8,7 +8,6 @@ difference from scratch with the interval and p-value, and the column's instrume
 
 from __future__ import annotations
 
-from anatomy_ssl.reporting.headline_metrics import REFERENCE_METRICS
 from anatomy_ssl.reporting.method_order import SCRATCH, is_control
 from anatomy_ssl.reporting.metric_direction import is_better
 from anatomy_ssl.reporting.metric_display import format_signed, metric_label
@@ -23,8 +22,6 @@ def pretraining_verdicts(table: SummaryTable) -> list[str]:
     """
     lines = []
     for metric in table.metrics:
-        if metric in REFERENCE_METRICS:
-            continue
         best: tuple[str, Significance] | None = None
         for row in table.rows:
             if row.method == SCRATCH or is_control(row.method):

@@ -30,7 +30,11 @@ from anatomy_ssl.evaluation.bootstrap_interval import (
 )
 from anatomy_ssl.evaluation.control_methods import CEILING, FLOOR
 from anatomy_ssl.evaluation.evaluation_record import EvaluationRecord
-from anatomy_ssl.reporting.headline_metrics import headline_metrics, protocol_sort_key
+from anatomy_ssl.reporting.headline_metrics import (
+    REFERENCE_METRICS,
+    headline_metrics,
+    protocol_sort_key,
+)
 from anatomy_ssl.reporting.method_order import SCRATCH, is_control, is_generic, ordered_methods
 from anatomy_ssl.reporting.metric_direction import best_value, is_better, lower_is_better
 from anatomy_ssl.reporting.metric_display import format_number, format_signed, metric_label
@@ -375,13 +379,16 @@ def build_summary_table(
     for metric in metrics:
         column = {m: _aggregate(by_method[m], metric, confidence, num_resamples) for m in methods}
         best = _rounded_best(column, metric)
-        generic = _best_generic(column, metric)
+        # a column that measures the data (the same in every row) is shown, never compared
+        reference = metric in REFERENCE_METRICS
+        generic = None if reference else _best_generic(column, metric)
         if generic is not None:
             best_generic[metric] = generic
         for method in methods:
             cell = column[method]
             comparisons: dict[str, Significance | None] = {}
-            for role, baseline in (("vs_scratch", SCRATCH), ("vs_generic", generic)):
+            baselines = () if reference else (("vs_scratch", SCRATCH), ("vs_generic", generic))
+            for role, baseline in baselines:
                 if baseline is None or baseline == method or baseline not in by_method:
                     continue
                 if role == "vs_generic" and method == SCRATCH:
